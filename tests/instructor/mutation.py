@@ -1,0 +1,54 @@
+"""Mutation checks: plausible wrong solutions must fail the public tests of their task.
+
+Each ``tests/instructor/mutations_<module>.py`` lists ``MUTATIONS``: one textual edit of the
+reference solution (``old`` must occur exactly once in ``file``) and why a student might write it.
+``test_mutations.py`` applies each to a copy of the kit and runs that task's public tests there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SKIP = shutil.ignore_patterns(".git", "data", "runs", "handout", "__pycache__", ".pytest_cache", "*.zip")
+
+
+@dataclass(frozen=True)
+class Mutation:
+    task: str  # whose public tests must catch it
+    file: str  # the file edited, relative to the kit's root
+    old: str  # the exact text replaced (occurs once)
+    new: str  # the wrong version
+    why: str  # the mistake it stands for
+
+    @property
+    def test_file(self) -> str:
+        return f"tests/test_{Path(self.file).stem}.py"
+
+
+def copy_kit(destination: Path) -> Path:
+    """A copy of the kit (sources, tests, references) to mutate."""
+    shutil.copytree(ROOT, destination, ignore=SKIP)
+    return destination
+
+
+def apply(mutation: Mutation, kit: Path) -> None:
+    path = kit / mutation.file
+    text = path.read_text()
+    count = text.count(mutation.old)
+    if count != 1:
+        raise AssertionError(f"mutation {mutation.why!r}: {mutation.old!r} occurs {count} times in {mutation.file}")
+    path.write_text(text.replace(mutation.old, mutation.new))
+
+
+def run_task_tests(kit: Path, mutation: Mutation, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the public tests of the mutation's task in ``kit``."""
+    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+               mutation.test_file, "--task", mutation.task]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(command, cwd=kit, capture_output=True, text=True, timeout=timeout, env=env)
