@@ -102,6 +102,13 @@ def compare(got: Arrays, expected: Arrays, *, rtol: float, atol: float, what: st
     return problems
 
 
+def case_params(cases: list[Case]) -> list:
+    """``pytest.param`` per case, id'd by name and marked with its task (for --task / -m)."""
+    import pytest
+
+    return [pytest.param(case, id=case.name, marks=pytest.mark.task(case.task)) for case in cases]
+
+
 def check_case(module: str, case: Case) -> None:
     """Run a case on the code under test and assert it matches the stored reference values."""
     got = case.run(case.public_inputs())

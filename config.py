@@ -1,0 +1,173 @@
+"""Configuration as data: the training loop's settings and their command line.
+
+``TrainConfig`` holds every setting of a run with its default and a comment. The command line
+is built from its fields (``--steps 300``, ``--gradient_penalty 10``), so adding a setting is
+one field; an unknown flag is rejected with the list of valid ones. A *preset* replaces the
+quick defaults with a handout's full setting (``--preset full``), and flags override presets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import math
+import sys
+from dataclasses import dataclass, fields
+from typing import Any, get_type_hints
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (``python main.py --help`` lists them)."""
+
+    model: str = "mlp"  # which model to train: a key of main.MODELS
+    preset: str = "quick"  # quick: minutes on a laptop CPU; full: the handout's setting
+    steps: int = 2000  # gradient steps (one discriminator + one generator update each)
+    batch_size: int = 64  # images per step (the handout's 64)
+    gradient_penalty: float | None = None  # WGAN-GP weight lambda; not given: the vanilla GAN
+    lr_discriminator: float = 5e-4  # Adam learning rate of the discriminator / critic
+    lr_generator: float = 2e-4  # Adam learning rate of the generator
+    beta1: float = 0.5  # Adam's first-moment decay, for both optimisers
+    beta2: float = 0.999  # Adam's second-moment decay, for both optimisers
+    sample_every: int = 1000  # steps between sample grids (PDF + PNG) and latest.pt
+    log_every: int = 50  # steps between rows of metrics.csv
+    seed: int = 42  # seeds torch, numpy and Python's random
+    device: str = "auto"  # auto | cpu | cuda | mps
+    data_root: str = "./data"  # where data sets are downloaded / looked for
+    runs_dir: str = "runs"  # parent folder of every run folder
+    run_name: str = ""  # name of this run's folder (default: <model>-<date>-<time>)
+    resume: str = ""  # a run folder or checkpoint to continue from
+    smoke: bool = False  # a few steps on a little data: checks the whole pipeline in seconds
+
+    def validate(self) -> None:
+        """Reject values that cannot work, with a message saying why."""
+        if self.gradient_penalty is not None and not (
+            math.isfinite(self.gradient_penalty) and self.gradient_penalty >= 0
+        ):
+            raise ConfigError(
+                f"--gradient_penalty must be a finite number >= 0 (the penalty weight lambda; "
+                f"the handout uses 10), got {self.gradient_penalty}"
+            )
+        for name in ("steps", "batch_size", "sample_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("lr_discriminator", "lr_generator"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.preset not in PRESETS:
+            raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+# Settings each preset changes; everything else keeps its default.
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {},
+    # The handout's Figure 1 compares GAN and WGAN-GP after 40 000 gradient steps.
+    "full": {"steps": 40_000},
+}
+
+# What --smoke changes: a handful of steps, every output written at least once.
+SMOKE = {"steps": 4, "sample_every": 2, "log_every": 1}
+
+
+class ConfigError(ValueError):
+    """A setting with an impossible value; the message says which and why."""
+
+
+def _parse_optional_float(text: str) -> float | None:
+    if text.lower() in ("none", ""):
+        return None
+    return float(text)
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _help_texts() -> dict[str, str]:
+    """Field comments of TrainConfig, read from this file, for --help."""
+    import inspect
+
+    texts = {}
+    for line in inspect.getsource(TrainConfig).splitlines():
+        name, _, rest = line.strip().partition(":")
+        if "#" in rest and name.isidentifier():
+            texts[name] = rest.split("#", 1)[1].strip()
+    return texts
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose error for an unknown flag lists the valid ones."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        if "unrecognized arguments" in message:
+            valid = sorted(o for a in self._actions for o in a.option_strings if o.startswith("--"))
+            unknown = message.split(":", 1)[1].split()
+            hints = []
+            for flag in unknown:
+                close = difflib.get_close_matches(flag.split("=")[0], valid, n=1)
+                if close:
+                    hints.append(f"{flag} (did you mean {close[0]}?)")
+            hint = f"\n  {'; '.join(hints)}" if hints else ""
+            message = f"unknown option(s): {' '.join(unknown)}{hint}\n  valid options: {' '.join(valid)}"
+        super().error(message)
+
+
+def build_parser(models: dict[str, str], prog: str = "main.py") -> argparse.ArgumentParser:
+    """The command line of TrainConfig. ``models`` maps each model name to a one-line help."""
+    parser = _Parser(
+        prog=prog,
+        description="Train a generative model of the kit.",
+        epilog="models:\n" + "\n".join(f"  {name:10s} {text}" for name, text in models.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    hints = get_type_hints(TrainConfig)
+    texts = _help_texts()
+    for spec in fields(TrainConfig):
+        flag = f"--{spec.name}"
+        kind = hints[spec.name]
+        help_text = f"{texts.get(spec.name, '')} (default: {spec.default})"
+        if spec.name == "model":
+            parser.add_argument(flag, type=str.lower, choices=list(models), metavar="NAME", help=help_text)
+        elif kind is bool:
+            parser.add_argument(flag, nargs="?", const=True, type=_parse_bool, help=help_text)
+        elif spec.name in ("device", "preset"):
+            choices = DEVICES if spec.name == "device" else tuple(PRESETS)
+            parser.add_argument(flag, choices=choices, help=help_text)
+        elif kind == (float | None):
+            parser.add_argument(flag, type=_parse_optional_float, metavar="FLOAT", help=help_text)
+        else:
+            parser.add_argument(flag, type=kind, help=help_text)
+    parser.set_defaults(**{spec.name: None for spec in fields(TrainConfig)})
+    return parser
+
+
+def resolve(argv: list[str], models: dict[str, str]) -> TrainConfig:
+    """Defaults, then the preset, then --smoke, then the flags given: the resolved config."""
+    args = build_parser(models).parse_args(argv)
+    given = {key: value for key, value in vars(args).items() if value is not None}
+    config = TrainConfig()
+    for layer in (PRESETS[given.get("preset", config.preset)], SMOKE if given.get("smoke") else {}, given):
+        config = dataclasses.replace(config, **layer)
+    try:
+        config.validate()
+    except ConfigError as error:
+        build_parser(models).error(str(error))
+    return config
+
+
+def as_dict(config: TrainConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+if __name__ == "__main__":  # pragma: no cover - a quick look at the resolved defaults
+    print(resolve(sys.argv[1:], {"mlp": ""}))
