@@ -168,6 +168,10 @@ def math_problems(text: str) -> list[str]:
                 problems.append(f"line {number}: no line breaks (\\\\) in inline math")
             if re.search(r"\\[{}]", math):
                 problems.append(f"line {number}: write \\lbrace/\\rbrace instead of \\{{ \\}} in inline math")
+            if "*" in math:
+                problems.append(f"line {number}: write \\star or \\ast instead of * in inline math: ${math}$")
+            if re.search(r"<[A-Za-z/!]", math):
+                problems.append(f"line {number}: put a space after < in inline math (it reads as HTML): ${math}$")
     if in_display:
         problems.append("a $$ display block is never closed")
     return problems
