@@ -1,0 +1,193 @@
+"""``python -m instructor release ASSIGNMENT --out DIR``: build a student handout.
+
+The handout holds the manifest's files with every graded solution block replaced by its stub,
+the reference values of the public tests it ships, the assignment's written questions without
+their answers, and a README written for students. Instructor-only tests, other assignments'
+manifests and every written answer stay behind. ``--solutions`` builds the same tree with the
+solutions kept (what the release tests and the grader compare against).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from instructor import ROOT
+from instructor.blocks import is_distinctive, strip_file
+from instructor.manifest import Manifest, load
+
+
+class ReleaseError(RuntimeError):
+    """The manifest and the sources disagree; the message says where."""
+
+
+@dataclass
+class Handout:
+    """What a build produced, for the caller's checks."""
+
+    root: Path
+    manifest: Manifest
+    files: list[str] = field(default_factory=list)
+    solution_lines: list[str] = field(default_factory=list)  # every line the build removed
+
+
+def _reference_files(files: tuple[str, ...]) -> list[str]:
+    """The stored reference values of every case module the handout ships."""
+    found = []
+    for name in files:
+        path = Path(name)
+        if path.parent == Path("tests") and path.name.startswith("cases_"):
+            found.append(f"tests/reference/{path.stem.removeprefix('cases_')}.npz")
+    return found
+
+
+def student_readme(manifest: Manifest, has_written: bool) -> str:
+    """The handout's README: set-up, what to implement, how to test and what to submit."""
+    tasks = [task for task in manifest.tasks if not task.provided]
+    rows = "\n".join(f"| `{t.id}` | `{t.file}` | {t.points:g} | {t.title} |" for t in tasks)
+    models = ", ".join(f"`{m}`" for m in manifest.models)
+    written = (
+        f"\nThe written questions are in `written/{manifest.id}.md`.\n" if has_written else ""
+    )
+    return f"""# {manifest.title}
+
+```
+pip install -r requirements.txt
+pytest
+```
+
+Then train a model and make the figures for your report, e.g. `python main.py --model {manifest.models[0] if manifest.models else 'NAME'}`
+(models of this assignment: {models}; `python main.py --help` lists every option).
+
+## What to implement
+
+Each graded function raises `NotImplementedError` naming its task until you implement it. Its
+docstring is the full specification: shapes, formula, reduction.
+
+| task | file | points | what |
+|---|---|---|---|
+{rows}
+
+Run one task's public tests with `pytest --task TASK` (or `pytest -m TASK`). Passing the public
+tests is necessary, not sufficient: the grader also runs hidden cases with other shapes and values.
+{written}
+## What to submit
+
+Only these files: {", ".join(f"`{name}`" for name in manifest.submit)}. Everything else is replaced by
+the original handout when grading. Use only the standard library and {", ".join(manifest.allowed_imports)}.
+"""
+
+
+def build(assignment: str, out: Path, *, solutions: bool = False, force: bool = False) -> Handout:
+    """Build the handout of ``assignment`` into ``out`` and return what was built.
+
+    Raises ReleaseError when ``out`` is not empty (unless ``force``), when a listed file is
+    missing, or when a task of the manifest has no solution block in its file.
+    """
+    manifest = load(assignment)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise ReleaseError(f"{out} is not empty; choose a new folder or pass --force to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    handout = Handout(root=out, manifest=manifest)
+    graded = {task.id for task in manifest.tasks if not task.provided}
+    found_tasks: dict[str, set[str]] = {}
+
+    for name in manifest.files:
+        source = ROOT / name
+        if not source.exists():
+            raise ReleaseError(f"{assignment}: listed file {name} does not exist")
+        text = source.read_text()
+        # Blocks of tasks this assignment does not grade are kept as provided code.
+        stripped = strip_file(name, text, keep=_kept(text, name, graded, solutions))
+        found_tasks[name] = set(stripped.tasks)
+        handout.solution_lines += stripped.solution_lines
+        _write(out / name, stripped.text)
+        handout.files.append(name)
+
+    for task in manifest.tasks:
+        if task.id not in found_tasks.get(task.file, set()):
+            raise ReleaseError(f"{assignment}: task {task.id} has no solution block in {task.file}")
+
+    for name in _reference_files(manifest.files):
+        if not (ROOT / name).exists():
+            raise ReleaseError(f"{name} is missing: run `python -m instructor references`")
+        _copy(ROOT / name, out / name)
+        handout.files.append(name)
+
+    _write(out / f"assignments/{manifest.id}.toml", (ROOT / f"assignments/{manifest.id}.toml").read_text())
+    handout.files.append(f"assignments/{manifest.id}.toml")
+
+    has_written = bool(manifest.written)
+    if has_written:
+        from instructor import written
+
+        text = written.answer_key(manifest) if solutions else written.assemble(manifest)
+        _write(out / "written" / f"{manifest.id}.md", text)
+        handout.files.append(f"written/{manifest.id}.md")
+        if not solutions:
+            key = written.answer_key(manifest)
+            handout.solution_lines += [line for line in key.splitlines() if line not in text.splitlines()]
+
+    _write(out / "README.md", student_readme(manifest, has_written))
+    handout.files.append("README.md")
+    _write(out / ".gitignore", (ROOT / ".gitignore").read_text())
+    return handout
+
+
+def _kept(text: str, name: str, graded: set[str], solutions: bool) -> frozenset[str]:
+    """Task ids whose blocks keep their code: all with --solutions, else those not graded here."""
+    from instructor.blocks import PY_BEGIN
+
+    tasks = {m["task"] for line in text.splitlines() if (m := PY_BEGIN.match(line))}
+    return frozenset(tasks) if solutions else frozenset(tasks - graded)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+def leaks(handout: Handout) -> list[str]:
+    """Every distinctive removed line found anywhere in the handout, as 'file: line'."""
+    wanted = {line.strip() for line in handout.solution_lines if is_distinctive(line)}
+    found = []
+    for path in sorted(handout.root.rglob("*")):
+        if not path.is_file() or path.suffix in (".npz", ".pdf", ".png"):
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            if line.strip() in wanted:
+                found.append(f"{path.relative_to(handout.root)}: {line.strip()}")
+    return found
+
+
+def configure(parser) -> None:
+    parser.add_argument("assignment", help="assignment id (a file name in assignments/ without .toml)")
+    parser.add_argument("--out", required=True, type=Path, help="folder to build the handout in")
+    parser.add_argument("--solutions", action="store_true", help="keep the solutions (for TAs and tests)")
+    parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+
+
+def run(args) -> int:
+    try:
+        handout = build(args.assignment, args.out, solutions=args.solutions, force=args.force)
+    except ReleaseError as error:
+        print(f"error: {error}")
+        return 1
+    problems = [] if args.solutions else leaks(handout)
+    if problems:
+        print("error: solution lines leaked into the handout:\n  " + "\n  ".join(problems))
+        return 1
+    tasks = [t for t in handout.manifest.tasks if not t.provided]
+    print(f"built {handout.manifest.id} in {handout.root}: {len(handout.files)} files, "
+          f"{len(tasks)} graded tasks ({handout.manifest.points:g} points)"
+          + ("" if args.solutions else ", solutions stripped"))
+    return 0
