@@ -1,0 +1,140 @@
+"""The shared training loop and the command line: outputs, resume, and bad input.
+
+These use the provided vanilla GAN step on a tiny mock model, so they pass before any task
+is implemented.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+import main
+import train
+from config import TrainConfig, resolve
+from tests.cases_train import MockGAN
+
+IMAGE = (1, 8, 8)
+
+
+@pytest.fixture
+def dataset():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(64, *IMAGE, generator=generator) * 2 - 1
+    return torch.utils.data.TensorDataset(images, torch.zeros(64, dtype=torch.long))
+
+
+@pytest.fixture
+def config(tmp_path):
+    return TrainConfig(model="mlp", steps=4, batch_size=8, sample_every=2, log_every=1,
+                       device="cpu", runs_dir=str(tmp_path / "runs"), run_name="test")
+
+
+def test_a_run_writes_every_output(config, dataset):
+    folder = train.train(config, MockGAN(IMAGE), train.GAN, dataset, progress=False)
+    for name in ("config.json", "metrics.csv", "metrics.json", "latest.pt", "final.pt"):
+        assert (folder / name).exists(), f"{name} missing from the run folder"
+    for step in (2, 4):
+        for suffix in ("pdf", "png"):
+            assert (folder / "samples" / f"step_{step:06d}.{suffix}").exists()
+    rows = list(csv.DictReader((folder / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert {"discriminator_loss", "generator_loss"} <= set(rows[0])
+    assert json.loads((folder / "config.json").read_text())["steps"] == 4
+
+
+def test_resume_continues_from_the_checkpoint(config, dataset):
+    folder = train.train(replace(config, steps=2), MockGAN(IMAGE), train.GAN, dataset, progress=False)
+    resumed = train.train(replace(config, steps=4, resume=str(folder)), MockGAN(IMAGE), train.GAN, dataset, progress=False)
+    assert resumed == folder
+    assert torch.load(folder / "final.pt", weights_only=True)["step"] == 4
+    steps = [int(r["step"]) for r in csv.DictReader((folder / "metrics.csv").open())]
+    assert steps == [1, 2, 3, 4], "the resumed run appends to the same log"
+
+
+def test_same_seed_same_run(config, dataset):
+    first = train.train(replace(config, run_name="a"), MockGAN(IMAGE), train.GAN, dataset, progress=False)
+    second = train.train(replace(config, run_name="b"), MockGAN(IMAGE), train.GAN, dataset, progress=False)
+    a, b = (torch.load(f / "final.pt", weights_only=True)["model"] for f in (first, second))
+    assert all(torch.equal(a[k], b[k]) for k in a), "--seed must make a run repeatable"
+
+
+def test_corrupt_checkpoint_is_refused_and_kept(config, dataset, tmp_path):
+    folder = train.train(replace(config, steps=2), MockGAN(IMAGE), train.GAN, dataset, progress=False)
+    latest = folder / "latest.pt"
+    latest.write_bytes(b"not a checkpoint")
+    with pytest.raises(train.TrainingError, match="not a readable checkpoint"):
+        train.train(replace(config, resume=str(folder)), MockGAN(IMAGE), train.GAN, dataset, progress=False)
+    assert latest.read_bytes() == b"not a checkpoint", "a failed resume must not overwrite anything"
+
+
+def test_checkpoint_of_another_model_is_refused(config, dataset):
+    folder = train.train(replace(config, steps=2), MockGAN(IMAGE), train.GAN, dataset, progress=False)
+    with pytest.raises(train.TrainingError, match="does not fit"):
+        train.train(replace(config, resume=str(folder)), MockGAN(IMAGE, hidden=7), train.GAN, dataset, progress=False)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(config, dataset):
+    model = MockGAN(IMAGE)
+
+    def poisoned_step(cfg):
+        def step(batch, model, optimizers):
+            info = train.train_step_gan(batch, model, optimizers)
+            step.calls += 1
+            if step.calls == 3:
+                info["generator_loss"] = float("nan")
+            return info
+        step.calls = 0
+        return step
+
+    recipe = replace(train.GAN, step=poisoned_step)
+    with pytest.raises(train.TrainingError, match="not finite"):
+        train.train(config, model, recipe, dataset, progress=False)
+    folder = Path(config.runs_dir) / "test"
+    state = torch.load(folder / "latest.pt", weights_only=True)
+    assert state["step"] == 2, "the checkpoint from before the NaN is kept"
+    assert not (folder / "final.pt").exists()
+
+
+MODELS = {name: entry.help for name, entry in main.MODELS.items()}
+
+
+def test_unknown_flag_lists_the_valid_ones(capsys):
+    with pytest.raises(SystemExit):
+        resolve(["--stpes", "3"], MODELS)
+    err = capsys.readouterr().err
+    assert "--stpes" in err and "did you mean --steps" in err and "--gradient_penalty" in err
+
+
+def test_unknown_model_lists_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        resolve(["--model", "transformer"], MODELS)
+    err = capsys.readouterr().err
+    assert all(name in err for name in MODELS)
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_bad_gradient_penalty_is_refused(capsys, value):
+    with pytest.raises(SystemExit):
+        resolve(["--gradient_penalty", value], MODELS)
+    assert "--gradient_penalty must be a finite number >= 0" in capsys.readouterr().err
+
+
+def test_flags_override_the_preset_and_model_names_are_case_insensitive():
+    config = resolve(["--model", "ViT:MLP", "--preset", "full", "--steps", "7"], MODELS)
+    assert (config.model, config.steps) == ("vit:mlp", 7)
+    assert resolve(["--preset", "full"], MODELS).steps == 40_000
+    assert resolve(["--gradient_penalty", "10"], MODELS).gradient_penalty == 10.0
+    assert resolve([], MODELS).gradient_penalty is None
+
+
+def test_unavailable_device_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(train.TrainingError, match="not available"):
+        train.pick_device("cuda")
