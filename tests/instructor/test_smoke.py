@@ -1,0 +1,32 @@
+"""Every model of the registry trains for a few steps through main.py (``--smoke``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import main
+from instructor import ROOT
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", list(main.MODELS))
+def test_smoke_run(model, tmp_path):
+    command = [sys.executable, "main.py", "--model", model, "--smoke", "--runs_dir", str(tmp_path), "--run_name", "smoke"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = tmp_path / "smoke"
+    for name in ("final.pt", "latest.pt", "metrics.csv", "metrics.json", "config.json"):
+        assert (folder / name).exists(), f"{model}: {name} missing"
+    assert sorted(p.suffix for p in (folder / "samples").iterdir()).count(".pdf") >= 1
+
+
+@pytest.mark.slow
+def test_smoke_run_wgan_gp(tmp_path):
+    command = [sys.executable, "main.py", "--model", "mlp", "--smoke", "--gradient_penalty", "10",
+               "--runs_dir", str(tmp_path), "--run_name", "smoke"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "gp_loss" in (tmp_path / "smoke" / "metrics.csv").read_text().splitlines()[0]
