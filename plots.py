@@ -1,0 +1,100 @@
+"""Figures shared by several models.
+
+Sample grids (this module, today): a batch of images laid out as a grid and saved as both PDF
+and PNG. The 2-D figures of the flow and score-model assignments (scatter plots, densities,
+score fields) belong here too, in a section of their own.
+
+Every figure is drawn on its own ``matplotlib.figure.Figure`` and written with the Agg (PNG) or
+PDF canvas, never through ``pyplot``: nothing is global, nothing needs a display, and no figure
+outlives the call that made it.
+
+Shapes: N images, C channels (1 grayscale, 3 RGB), H x W pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+GRID_PADDING = 2  # image pixels of border between (and around) the tiles of a grid
+GRID_PAD_SHADE = 0.5  # brightness of that border, from 0 (black) to 1 (white)
+PIXELS_PER_IMAGE_PIXEL = 4  # each image pixel becomes a 4 x 4 block in the saved figure
+DPI = 100  # dots per inch of the saved figure; with the line above it fixes the page size
+
+
+def image_grid(images, nrow: int = 8, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+    """Lay out a batch of images as one array, row by row, ``nrow`` images per row.
+
+    Args:
+        images: (N, C, H, W) torch tensor or NumPy array, C in {1, 3}.
+        nrow: number of columns of the grid (fewer when N < nrow).
+        value_range: (low, high): values are clipped to it and mapped to [0, 1].
+
+    Returns:
+        float64 array in [0, 1]: (rows * (H + p) + p, cols * (W + p) + p) for C = 1, with a
+        trailing axis of 3 for C = 3, where p = GRID_PADDING. Unused cells of the last row and the
+        borders have the shade GRID_PAD_SHADE.
+    """
+    if hasattr(images, "detach"):
+        images = images.detach().cpu().float().numpy()
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 4 or images.shape[1] not in (1, 3) or images.shape[0] == 0:
+        raise ValueError(f"image grid: images must have shape (N, C, H, W) with N >= 1 and C in "
+                         f"{{1, 3}}; got shape {images.shape}")
+    if int(nrow) != nrow or nrow < 1:
+        raise ValueError(f"image grid: nrow must be a positive integer, got {nrow!r}")
+    low, high = (float(v) for v in value_range)
+    if not high > low:
+        raise ValueError(f"image grid: value_range must be (low, high) with low < high, got {value_range!r}")
+
+    n, c, h, w = images.shape
+    cols = min(int(nrow), n)
+    rows = math.ceil(n / cols)
+    pad = GRID_PADDING
+    scaled = (np.clip(images, low, high) - low) / (high - low)  # (N, C, H, W) in [0, 1]
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), GRID_PAD_SHADE)
+    for index in range(n):
+        row, col = divmod(index, cols)
+        top, left = pad + row * (h + pad), pad + col * (w + pad)
+        grid[top:top + h, left:left + w] = scaled[index].transpose(1, 2, 0)  # (H, W, C)
+    return grid[..., 0] if c == 1 else grid
+
+
+def save_image_grid(images, path, nrow: int = 8,
+                    value_range: tuple[float, float] = (-1.0, 1.0)) -> list[Path]:
+    """Save a batch of images as a grid, to ``<path>.pdf`` and ``<path>.png``.
+
+    Args:
+        images: (N, C, H, W) torch tensor or NumPy array; C = 1 is drawn in grayscale, C = 3 as
+            RGB.
+        path: file name without suffix (e.g. ``runs/wgan/samples/1000``); parent folders are
+            created.
+        nrow: images per row of the grid.
+        value_range: (low, high) of the images' values, drawn black to white; values outside
+            are clipped. (-1, 1) suits generators ending in tanh, (0, 1) ones ending in sigmoid.
+
+    Returns:
+        The paths written: ``[<path>.pdf, <path>.png]``.
+
+    The figure has no axes or margins: one image pixel is a PIXELS_PER_IMAGE_PIXEL-wide square,
+    so the PNG is exactly PIXELS_PER_IMAGE_PIXEL times the size of :func:`image_grid`'s array.
+    """
+    grid = image_grid(images, nrow=nrow, value_range=value_range)
+    height, width = grid.shape[:2]
+    scale = PIXELS_PER_IMAGE_PIXEL / DPI  # inches per image pixel
+    figure = Figure(figsize=(width * scale, height * scale), dpi=DPI)
+    axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
+    axes.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="auto")
+    axes.set_axis_off()
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix in (".pdf", ".png"):
+        target = path.with_name(path.name + suffix)  # keeps dots in the name, e.g. "step_1.5k"
+        figure.savefig(target, dpi=DPI)
+        written.append(target)
+    return written
