@@ -14,8 +14,8 @@ same :class:`ImageArrayDataset`, so there is one code path for indexing and tran
 line is printed saying where the images came from and how many there are.
 
 The 2-D sets of the flow and score-model assignments (moons, point clouds rendered from text,
-arcs and sine samples, planar-flow densities) belong to this module too, in a section of their
-own after the image sets.
+arcs and sine samples, planar-flow densities) are to join this module in a section of their own
+after the image sets; none is here yet.
 
 Shapes: N images, C channels (1 for MNIST/Fashion-MNIST, 3 for CIFAR-10), H x W pixels.
 A dataset item is ``(image, label)``: a float32 tensor (C, H, W) and a Python int.

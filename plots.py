@@ -2,7 +2,7 @@
 
 Sample grids (this module, today): a batch of images laid out as a grid and saved as both PDF
 and PNG. The 2-D figures of the flow and score-model assignments (scatter plots, densities,
-score fields) belong here too, in a section of their own.
+score fields) are to join this module in a section of their own; none is here yet.
 
 Every figure is drawn on its own ``matplotlib.figure.Figure`` and written with the Agg (PNG) or
 PDF canvas, never through ``pyplot``: nothing is global, nothing needs a display, and no figure
