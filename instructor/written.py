@@ -193,7 +193,7 @@ def _document(manifest: Manifest | str, answers: bool) -> str:
     manifest, chosen = _selected(manifest)
     title = manifest.title or manifest.id
     total = sum(item.points for item, _, _ in chosen)
-    parts = [f"# {title}: written questions" + (" (answer key)" if answers else "")]
+    parts = [f"# {title} — written questions" + (" (answer key)" if answers else "")]
     if total:
         parts.append(f"{len(chosen)} questions, {_points(total)} in all.")
     printed: set[tuple[Path, str]] = set()
@@ -209,7 +209,8 @@ def _document(manifest: Manifest | str, answers: bool) -> str:
                 parts.append(passage)
         text = _keep_answers(question.text) if answers else strip_markdown(question.text, str(topic.path)).text
         parts.append(_with_points(text.strip("\n"), item.points))
-    return "\n\n".join(part.strip("\n") for part in parts) + "\n"
+    document = "\n\n".join(part.strip("\n") for part in parts) + "\n"
+    return re.sub(r"\n{3,}", "\n\n", document)  # one blank line between blocks is enough
 
 
 def assemble(manifest: Manifest | str) -> str:
@@ -227,9 +228,15 @@ def answer_key(manifest: Manifest | str) -> str:
 
 
 def solution_lines(manifest: Manifest | str) -> list[str]:
-    """Every line of the worked answers of the listed questions (to check a handout leaks none)."""
+    """Every line of the worked answers of the listed questions (to check a handout leaks none).
+
+    Lines that also occur in the question itself (an answer restating the formula it was asked to
+    show, say) are not secret and are left out.
+    """
     _, chosen = _selected(manifest)
     lines: list[str] = []
     for _, topic, question in chosen:
-        lines += strip_markdown(question.text, str(topic.path)).solution_lines
+        stripped = strip_markdown(question.text, str(topic.path))
+        shown = {line.strip() for line in stripped.text.splitlines()}
+        lines += [line for line in stripped.solution_lines if line.strip() not in shown]
     return lines

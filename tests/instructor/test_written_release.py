@@ -62,7 +62,7 @@ def test_parser_reads_ids_text_and_context(tmp_path):
 
 def test_assemble_keeps_questions_and_drops_answers(tmp_path):
     doc = written.assemble(sample_manifest(tmp_path, [("s-second", 2), ("s-first", 1)]))
-    assert doc.startswith("# Sample course, assignment 0: written questions")
+    assert doc.startswith("# Sample course, assignment 0 — written questions")
     assert "### 2 Second (2 points)" in doc and "### 1 First (1 point)" in doc
     assert doc.index("### 2 Second") < doc.index("### 1 First")  # manifest order
     assert doc.count(MD_PLACEHOLDER) == 3
