@@ -29,7 +29,8 @@ class Handout:
     root: Path
     manifest: Manifest
     files: list[str] = field(default_factory=list)
-    solution_lines: list[str] = field(default_factory=list)  # every line the build removed
+    # every line the build removed, by the file it was removed from
+    solution_lines: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _reference_files(files: tuple[str, ...]) -> list[str]:
@@ -104,7 +105,7 @@ def build(assignment: str, out: Path, *, solutions: bool = False, force: bool = 
         # Blocks of tasks this assignment does not grade are kept as provided code.
         stripped = strip_file(name, text, keep=_kept(text, name, graded, solutions))
         found_tasks[name] = set(stripped.tasks)
-        handout.solution_lines += stripped.solution_lines
+        handout.solution_lines[name] = stripped.solution_lines
         _write(out / name, stripped.text)
         handout.files.append(name)
 
@@ -130,7 +131,8 @@ def build(assignment: str, out: Path, *, solutions: bool = False, force: bool = 
         handout.files.append(f"written/{manifest.id}.md")
         if not solutions:
             key = written.answer_key(manifest)
-            handout.solution_lines += [line for line in key.splitlines() if line not in text.splitlines()]
+            shown = set(text.splitlines())
+            handout.solution_lines["written answers"] = [line for line in key.splitlines() if line not in shown]
 
     _write(out / "README.md", student_readme(manifest, has_written))
     handout.files.append("README.md")
@@ -157,15 +159,26 @@ def _copy(source: Path, target: Path) -> None:
 
 
 def leaks(handout: Handout) -> list[str]:
-    """Every distinctive removed line found anywhere in the handout, as 'file: line'."""
-    wanted = {line.strip() for line in handout.solution_lines if is_distinctive(line)}
+    """Every distinctive removed line found anywhere in the handout, as 'file: line'.
+
+    A solution line that also appears in the provided code of its *own* file (a check written
+    twice, say ``if cls_token is None:``) was never hidden, so only appearances in other files
+    count there: a test or a written question repeating a solution is a leak.
+    """
+    removed: dict[str, set[str]] = {}  # line -> files it was removed from
+    for source, lines in handout.solution_lines.items():
+        for line in lines:
+            if is_distinctive(line):
+                removed.setdefault(line.strip(), set()).add(source)
     found = []
     for path in sorted(handout.root.rglob("*")):
         if not path.is_file() or path.suffix in (".npz", ".pdf", ".png"):
             continue
+        name = str(path.relative_to(handout.root))
         for line in path.read_text(errors="replace").splitlines():
-            if line.strip() in wanted:
-                found.append(f"{path.relative_to(handout.root)}: {line.strip()}")
+            sources = removed.get(line.strip(), set())
+            if sources - {name}:
+                found.append(f"{name}: {line.strip()} (a solution line of {', '.join(sorted(sources))})")
     return found
 
 
