@@ -1,0 +1,56 @@
+"""The stored reference values are what the solutions compute today (instructor only).
+
+If this fails after a deliberate change to a solution or a case, run
+``python -m instructor references`` and review the diff of tests/reference/.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from instructor.references import case_modules, compute
+from tests.harness import reference_path
+
+# Looser than bit-for-bit: float32 kernels may round differently on another CPU, but far
+# tighter than any case's own tolerance, so a changed solution or case is still caught.
+RTOL, ATOL = 1e-5, 1e-7
+
+
+@pytest.mark.parametrize("module", case_modules())
+def test_references_regenerate(module):
+    fresh = compute(module)
+    with np.load(reference_path(module), allow_pickle=False) as stored:
+        assert sorted(stored.files) == sorted(fresh), f"{module}: cases and stored keys differ; regenerate"
+        for key in stored.files:
+            assert stored[key].shape == fresh[key].shape, f"{module}/{key}: shape changed"
+            assert np.allclose(stored[key], fresh[key], rtol=RTOL, atol=ATOL), f"{module}/{key}: values changed"
+
+
+def test_cases_are_named_uniquely_and_have_tasks():
+    import tomllib
+
+    from instructor import ROOT
+    from tests.harness import load_cases
+
+    tasks = set()
+    for manifest in (ROOT / "assignments").glob("*.toml"):
+        tasks |= {t["id"] for t in tomllib.loads(manifest.read_text()).get("tasks", [])}
+    for module in case_modules():
+        names = [case.name for case in load_cases(module)]
+        assert len(names) == len(set(names)), f"{module}: duplicate case names"
+        for case in load_cases(module):
+            assert case.task in tasks, f"{module}/{case.name}: task {case.task!r} is in no manifest"
+
+
+@pytest.mark.parametrize("module", case_modules())
+def test_hidden_inputs_vary_and_run(module):
+    """Hidden inputs come from the seed (so the grader can vary them) and the solution runs on them."""
+    from tests.harness import load_cases
+
+    for case in load_cases(module):
+        first, second = case.hidden_inputs(1), case.hidden_inputs(2)
+        assert any(first[k].shape != second[k].shape or not np.array_equal(first[k], second[k]) for k in first)
+        assert case.hidden_inputs(1).keys() == first.keys()
+        outputs = case.run(first)
+        assert all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in outputs.values()), case.name
