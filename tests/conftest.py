@@ -48,3 +48,35 @@ def pytest_collection_modifyitems(config, items):
     if wanted:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
+
+
+_OUTCOMES: dict[str, list[str]] = {}  # task id -> outcome per test ("passed", "not implemented", "failed")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    marker = item.get_closest_marker("task")
+    if not marker or (report.when != "call" and report.outcome == "passed"):
+        return
+    if report.outcome == "passed":
+        result = "passed"
+    elif call.excinfo is not None and call.excinfo.errisinstance(NotImplementedError):
+        result = "not implemented"
+    else:
+        result = report.outcome
+    _OUTCOMES.setdefault(marker.args[0], []).append(result)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """A per-task table: how many of each graded task's tests pass."""
+    if not _OUTCOMES:
+        return
+    terminalreporter.section("graded tasks")
+    for task in sorted(_OUTCOMES):
+        results = _OUTCOMES[task]
+        passed = results.count("passed")
+        state = "not implemented yet" if "not implemented" in results else ("all pass" if passed == len(results) else "failing")
+        terminalreporter.write_line(f"  {task:28s} {passed:3d}/{len(results):<3d} tests pass   {state}")
+    terminalreporter.write_line("  (run one task's tests with: pytest --task TASK)")
