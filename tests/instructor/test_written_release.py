@@ -168,6 +168,9 @@ def math_problems(text: str) -> list[str]:
                 problems.append(f"line {number}: no line breaks (\\\\) in inline math")
             if re.search(r"\\[{}]", math):
                 problems.append(f"line {number}: write \\lbrace/\\rbrace instead of \\{{ \\}} in inline math")
+            elif re.search(r"\\[!-/:-@\[\]^_`|~]", math):  # Markdown may eat the backslash of \, \! \| ...
+                problems.append(f"line {number}: no backslash before punctuation in inline math "
+                                f"(write \\ , \\lVert, ...): ${math}$")
             if "*" in math:
                 problems.append(f"line {number}: write \\star or \\ast instead of * in inline math: ${math}$")
             if re.search(r"<[A-Za-z/!]", math):
