@@ -61,6 +61,17 @@ def test_jensen_bound_and_its_gap(seed):
         calc.kl(prior, calc.posterior(prior, likelihood)), abs=1e-12)
 
 
+def test_without_an_encoder_the_best_bernoulli_output_is_the_mean_image():
+    # q(z|x) = p(z): for every z the decoder output is scored against the whole data set.
+    rng = np.random.default_rng(8)
+    data = (rng.random((200, 16)) < rng.random(16)).astype(float)
+    mean = data.mean(axis=0).clip(1e-6, 1 - 1e-6)
+    best = calc.bernoulli_log_likelihood(data, mean).sum()
+    for _ in range(100):
+        other = np.clip(mean + rng.normal(scale=0.05, size=16), 1e-6, 1 - 1e-6)
+        assert calc.bernoulli_log_likelihood(data, other).sum() < best
+
+
 def test_kl_properties():
     rng = np.random.default_rng(3)
     p, q = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(5))
