@@ -32,7 +32,9 @@ def test_output_shape_when_queries_and_keys_differ_in_length():
     layer = make_layer(12, 3)
     q, k, v = rng.normal(size=(2, 3, 12)), rng.normal(size=(2, 7, 12)), rng.normal(size=(2, 7, 12))
     out, weights = layer(q, k, v, return_weights=True)
-    assert np.shape(out) == (2, 3, 12), f"MultiHeadAttention: output has shape {np.shape(out)}, expected (B, T, D) = (2, 3, 12)"
+    assert np.shape(out) == (2, 3, 12), (
+        f"MultiHeadAttention: output has shape {np.shape(out)}, expected (B, T, D) = (2, 3, 12)"
+    )
     assert np.shape(weights) == (2, 3, 3, 7), (
         f"MultiHeadAttention: weights have shape {np.shape(weights)}, expected (B, H, T, S) = (2, 3, 3, 7)"
     )
@@ -102,7 +104,7 @@ def test_matches_torch_multihead_attention(batch, queries, keys, embed_dim, num_
     np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-9, atol=1e-12,
                                err_msg="MultiHeadAttention: output differs from torch.nn.MultiheadAttention")
     np.testing.assert_allclose(weights, expected_weights.detach().numpy(), rtol=1e-9, atol=1e-12,
-                               err_msg="MultiHeadAttention: weights differ from torch.nn.MultiheadAttention's per-head weights")
+                               err_msg="MultiHeadAttention: weights differ from torch's per-head weights")
 
 
 # Provided code (not graded): the softmax and the input checks.

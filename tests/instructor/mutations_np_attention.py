@@ -24,6 +24,6 @@ MUTATIONS = [
              "output projection W^O omitted"),
     Mutation(MHA, FILE, "k_heads = (k @ self.params_k)", "k_heads = (k @ self.params_q)",
              "keys projected with the query weights (copy-paste slip)"),
-    Mutation(MHA, FILE, "v_heads = (v @ self.params_v).reshape(B, S, H, K)", "v_heads = (q @ self.params_v).reshape(B, S, H, K)",
+    Mutation(MHA, FILE, "v_heads = (v @ self.params_v)", "v_heads = (q @ self.params_v)",
              "values taken from the queries (only right when T == S and q is v)"),
 ]
