@@ -1,4 +1,4 @@
-"""Written questions: parse the topic files under ``written/`` and build an assignment's document.
+r"""Written questions: parse the topic files under ``written/`` and build an assignment's document.
 
 A topic file is Markdown with LaTeX math (``$...$`` inline, ``$$...$$`` display) laid out as::
 
@@ -13,8 +13,15 @@ A topic file is Markdown with LaTeX math (``$...$`` inline, ``$$...$$`` display)
     <!-- END SOLUTION -->
     <!-- END QUESTION -->
 
-A question may hold several solution blocks (one per sub-part, say). Question ids are lowercase
-words joined by hyphens and are unique across ``written/``.
+A question starts with a heading (``###``, to which the documents add its points) and may hold
+several solution blocks (one per sub-part, say). Question ids are lowercase words joined by
+hyphens, prefixed by their topic, and unique across ``written/``. Answers print only numbers that a
+``written/calc_<topic>.py`` computes; instructor tests check the text against them.
+
+Math must render on GitHub: ``$$`` alone on its line around display math; in inline math no
+backslash before punctuation (``\,``, ``\{``, ``\|``: Markdown may eat the backslash; write ``\ ``,
+``\lbrace``, ``\lVert``), no ``*`` and no ``<`` glued to a letter. ``tests/instructor/test_written_release.py``
+checks these.
 
 Text outside the QUESTION markers is *context*. The part before the first question is the topic's
 introduction; a passage between two questions introduces the questions after it. When an
