@@ -21,6 +21,17 @@ def gaussian_nll(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return 0.5 * np.sum((x - mean) ** 2, axis=-1) + 0.5 * g * math.log(2 * math.pi)
 
 
+# --- encoder output size --------------------------------------------------------------------------
+
+LATENT = 2  # z in R^2
+
+
+def encoder_outputs(latent: int, covariance: str) -> int:
+    """Numbers the encoder must output for q(z|x) = N(mu(x), Sigma): the mean, plus Sigma's free entries."""
+    free = {"identity": 0, "diagonal": latent, "full": latent * (latent + 1) // 2}[covariance]
+    return latent + free
+
+
 # --- Bernoulli decoder ----------------------------------------------------------------------------
 
 def bernoulli_log_likelihood(x: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
@@ -127,6 +138,11 @@ def numbers() -> dict[str, dict[str, str]]:
     narrow = estimator_variances(Fraction(TOY_X), *ENCODERS["narrow"])
     post = estimator_variances(Fraction(TOY_X), *ENCODERS["posterior"])
     return {
+        "vae-encoder-output-dim": {
+            "identity": f"**{encoder_outputs(LATENT, 'identity')} numbers**",
+            "diagonal": f"{encoder_outputs(LATENT, 'diagonal')} numbers",
+            "full": f"{encoder_outputs(LATENT, 'full')} numbers",
+        },
         "vae-kl-properties": {
             "a": rf"\mathrm{{Ber}}({BER_A})", "b": rf"\mathrm{{Ber}}({BER_B})",
             "forward": f"{bernoulli_kl(BER_A, BER_B):.4f}",

@@ -72,6 +72,12 @@ def test_without_an_encoder_the_best_bernoulli_output_is_the_mean_image():
         assert calc.bernoulli_log_likelihood(data, other).sum() < best
 
 
+def test_encoder_output_sizes():
+    assert [calc.encoder_outputs(calc.LATENT, c) for c in ("identity", "diagonal", "full")] == [2, 4, 5]
+    sigma = torch.tensor([[2.0, 0.3], [0.3, 1.0]])  # a full 2 x 2 covariance has 3 free entries (its Cholesky factor)
+    assert int(torch.count_nonzero(torch.linalg.cholesky(sigma))) == 3
+
+
 def test_kl_properties():
     rng = np.random.default_rng(3)
     p, q = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(5))
@@ -135,8 +141,8 @@ def test_lagrangian_stationary_point_is_the_posterior_and_the_maximum(seed):
 
 def test_answers_print_the_computed_numbers():
     numbers = calc.numbers()
-    for qid in ("vae-kl-properties", "vae-elbo-two-forms"):
+    for qid in ("vae-encoder-output-dim", "vae-kl-properties", "vae-elbo-two-forms"):
         check_numbers(answer(FILE, qid), numbers[qid], qid)
-    for qid in ("vae-gaussian-decoder-l2", "vae-bernoulli-decoder", "vae-encoder-output-dim", "vae-jensen-bound",
+    for qid in ("vae-gaussian-decoder-l2", "vae-bernoulli-decoder", "vae-jensen-bound",
                 "vae-why-encoder", "vae-kl-self", "vae-kl-equal-variance", "vae-optimal-q-lagrangian", "vae-which-q"):
         check_numbers(answer(FILE, qid), [], qid)
