@@ -24,8 +24,9 @@ def test_smoke_run(model, tmp_path):
 
 
 @pytest.mark.slow
-def test_smoke_run_wgan_gp(tmp_path):
-    command = [sys.executable, "main.py", "--model", "mlp", "--smoke", "--gradient_penalty", "10",
+@pytest.mark.parametrize("model", ["mlp", "vit"])  # vit: the penalty's double backward through attention
+def test_smoke_run_wgan_gp(model, tmp_path):
+    command = [sys.executable, "main.py", "--model", model, "--smoke", "--gradient_penalty", "10",
                "--runs_dir", str(tmp_path), "--run_name", "smoke"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
