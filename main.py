@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from config import TrainConfig, resolve
 
@@ -62,7 +63,20 @@ def run(config: TrainConfig):
     dataset = data.load_images(entry.data, config.data_root, transform=entry.transform)
     if config.smoke:
         dataset = torch.utils.data.Subset(dataset, range(min(SMOKE_IMAGES, len(dataset))))
-    return train.train(config, model, getattr(train, entry.recipe), dataset)
+
+    def evaluate(model) -> dict:
+        """Fréchet distance of 1000 samples to real images, in the kit's classifier's features."""
+        import metrics
+
+        device = train.pick_device(config.device)
+        reference = data.load_images(entry.data, config.data_root, transform="plain", verbose=False)
+        cache = Path(config.data_root) / f"kit-classifier-{entry.data}.pt"
+        evaluator = metrics.FrechetEvaluator(reference, device, cache=cache)
+        images = metrics.sample_images(model, evaluator.num_images, device)
+        return {"frechet_distance": evaluator(images)}
+
+    return train.train(config, model, getattr(train, entry.recipe), dataset,
+                       evaluate=None if config.smoke else evaluate)
 
 
 def main(argv: list[str] | None = None) -> int:

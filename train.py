@@ -327,7 +327,8 @@ def _finite_losses(info: StepInfo) -> bool:
     return all(math.isfinite(value) for key, value in info.items() if key.endswith("loss"))
 
 
-def train(config: TrainConfig, model, recipe: Recipe, dataset, *, progress: bool = True) -> Path:
+def train(config: TrainConfig, model, recipe: Recipe, dataset, *, progress: bool = True,
+          evaluate: Callable[[object], dict] | None = None) -> Path:
     """Train ``model`` on ``dataset`` with ``recipe``'s step; return the run folder.
 
     Writes into the run folder: ``config.json`` (the resolved settings), ``metrics.csv``
@@ -335,7 +336,7 @@ def train(config: TrainConfig, model, recipe: Recipe, dataset, *, progress: bool
     of 64 samples every ``sample_every`` steps and at the end), ``latest.pt`` (every
     ``sample_every`` steps) and ``final.pt``, and ``metrics.json`` (the final scalars).
     A NaN or infinite loss stops the run with a TrainingError and keeps the last good
-    ``latest.pt``.
+    ``latest.pt``. ``evaluate(model) -> {name: value}``, if given, adds final quality metrics.
     """
     from tqdm import tqdm
 
@@ -428,6 +429,8 @@ def train(config: TrainConfig, model, recipe: Recipe, dataset, *, progress: bool
     final = {"step": final_step, "seconds": round(elapsed, 2),
              "steps_per_second": round((final_step - start) / elapsed, 3) if elapsed > 0 else None,
              **{k: v for k, v in info.items() if isinstance(v, float)}}
+    if evaluate is not None:
+        final.update(evaluate(model))
     (folder / "metrics.json").write_text(json.dumps(final, indent=2) + "\n")
     print("final: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in final.items()))
     print(f"run folder: {folder}")
