@@ -8,7 +8,12 @@ Reports, as medians over repeats:
 * the wall time of the public test suite (``pytest tests --ignore tests/instructor``), run as a
   fresh process, the way a student runs it.
 
-Usage: ``python bench/bench_gan.py [--steps 20] [--repeats 3] [--device cpu] [--json out.json]``.
+* with ``--quality 0 500 1000``: sample quality against training time, as the Fréchet distance
+  of 1000 samples to real digits in the features of the kit's classifier (``metrics.py``)
+  after each of those numbers of steps, with the training seconds spent to get there.
+
+Usage: ``python bench/bench_gan.py [--steps 20] [--repeats 3] [--device cpu] [--quality 0 500 1000]
+[--json out.json]``.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def time_training(model_name: str, gradient_penalty: float | None, steps: int, repeats: int, device: str) -> list[float]:
-    """Steps per second of ``repeats`` timed runs of ``steps`` steps each (after warm-up steps)."""
+def setup(model_name: str, gradient_penalty: float | None, device: str):
+    """A freshly built model of the registry and a function doing one training step on it."""
     import torch
 
     import data
@@ -49,6 +54,14 @@ def time_training(model_name: str, gradient_penalty: float | None, steps: int, r
         images, labels = next(batches)
         step(train.GAN.make_batch(images.to(target), labels.to(target), model, target), model, optimizers)
 
+    return model, one_step, target
+
+
+def time_training(model_name: str, gradient_penalty: float | None, steps: int, repeats: int, device: str) -> list[float]:
+    """Steps per second of ``repeats`` timed runs of ``steps`` steps each (after warm-up steps)."""
+    import torch
+
+    _, one_step, target = setup(model_name, gradient_penalty, device)
     for _ in range(3):  # warm-up: allocator, autograd graph caches
         one_step()
     rates = []
@@ -62,6 +75,29 @@ def time_training(model_name: str, gradient_penalty: float | None, steps: int, r
             torch.cuda.synchronize()
         rates.append(steps / (time.perf_counter() - started))
     return rates
+
+
+def quality_curve(model_name: str, gradient_penalty: float | None, checkpoints: list[int], device: str) -> list[dict]:
+    """Fréchet distance of 1000 samples after each number of steps in ``checkpoints``, with the
+    training time spent to get there (evaluation time excluded)."""
+    import data
+    import main
+    import metrics
+
+    model, one_step, target = setup(model_name, gradient_penalty, device)
+    entry = main.MODELS[model_name]
+    reference = data.load_images(entry.data, str(ROOT / "data"), transform="plain", verbose=False)
+    evaluator = metrics.FrechetEvaluator(reference, target, cache=ROOT / "data" / f"kit-classifier-{entry.data}.pt")
+    curve, done, seconds = [], 0, 0.0
+    for goal in checkpoints:
+        started = time.perf_counter()
+        while done < goal:
+            one_step()
+            done += 1
+        seconds += time.perf_counter() - started
+        distance = evaluator(metrics.sample_images(model, evaluator.num_images, target))
+        curve.append({"step": done, "train_seconds": round(seconds, 2), "frechet_distance": round(distance, 2)})
+    return curve
 
 
 def time_public_tests(repeats: int) -> list[float]:
@@ -83,6 +119,8 @@ def main() -> int:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
     parser.add_argument("--models", nargs="*", default=None, help="registry names (default: every GAN)")
     parser.add_argument("--skip-tests", action="store_true", help="do not time the public test suite")
+    parser.add_argument("--quality", type=int, nargs="*", metavar="STEP",
+                        help="also report the Fréchet distance after these numbers of steps (e.g. 0 250 500 1000)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
 
@@ -101,6 +139,17 @@ def main() -> int:
             median = statistics.median(rates)
             results["training"].append({"model": name, "objective": objective, "steps_per_second": median, "repeats": rates})
             print(f"{name:10s} {objective:10s} {median:17.2f}   " + ", ".join(f"{r:.2f}" for r in rates))
+    if args.quality:
+        results["quality"] = []
+        print(f"\n{'model':10s} {'objective':10s} {'step':>6s} {'train s':>8s} {'Fréchet distance':>17s}")
+        for name in args.models or [n for n, e in registry.MODELS.items() if e.recipe == "GAN"]:
+            for penalty in (None, 10.0):
+                objective = "GAN" if penalty is None else "WGAN-GP"
+                curve = quality_curve(name, penalty, sorted(args.quality), args.device)
+                results["quality"].append({"model": name, "objective": objective, "curve": curve})
+                for point in curve:
+                    print(f"{name:10s} {objective:10s} {point['step']:6d} {point['train_seconds']:8.1f} "
+                          f"{point['frechet_distance']:17.1f}")
     if not args.skip_tests:
         times = time_public_tests(args.repeats)
         results["public_tests_seconds"] = {"median": statistics.median(times), "repeats": times}
