@@ -1,0 +1,125 @@
+"""Correct solutions written differently from the reference pass every public test of their task.
+
+The mutation checks show that the public tests catch mistakes; these show that they do not
+over-fit the reference solution (its loop structure, its choice of ops, its internals).
+Each alternative replaces the bodies of a task's solution blocks, in order.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import textwrap
+from dataclasses import dataclass
+
+import pytest
+
+from tests.instructor.mutation import Mutation, copy_kit, run_task_tests
+
+
+@dataclass(frozen=True)
+class Alternative:
+    task: str
+    file: str
+    bodies: tuple[str, ...]  # one per solution block of the task, in file order
+    how: str
+
+
+ALTERNATIVES = [
+    Alternative("compute_gradient_penalty", "train.py", ('''
+        penalties = []
+        for n in range(real_images.shape[0]):  # one example at a time
+            point = eps[n] * real_images[n] + (1 - eps[n]) * fake_images[n]
+            point = point.unsqueeze(0).detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(model.discriminate(point).sum(), point, create_graph=True)
+            penalties.append((torch.sqrt(torch.sum(grad ** 2)) - 1) ** 2)
+        return torch.stack(penalties).mean()
+    ''',), "a loop over examples with an explicit square root"),
+    Alternative("compute_gradient_penalty", "train.py", ('''
+        x_hat = torch.lerp(fake_images, real_images, eps)  # fake + eps (real - fake)
+        x_hat.requires_grad_(True)
+        out = model.discriminate(x_hat)
+        grad = torch.autograd.grad(out, x_hat, grad_outputs=torch.ones_like(out), create_graph=True)[0]
+        return torch.mean((torch.linalg.vector_norm(grad.reshape(len(grad), -1), dim=1) - 1) ** 2)
+    ''',), "torch.lerp and grad_outputs instead of a sum"),
+    Alternative("train_step_wgan", "train.py", (
+        "disc_loss = (real_scores.sum() - fake_scores.sum()) / real_scores.numel()",
+        "gen_loss = torch.mean(scores)",
+    ), "sums divided by the count"),
+    Alternative("multi_head_attention", "np_attention.py", ('''
+        width = self.head_dim
+        outputs, per_head = [], []
+        for h in range(self.num_heads):  # one head at a time, with einsum
+            cols = slice(h * width, (h + 1) * width)
+            qh = np.einsum("btd,dk->btk", q, self.params_q[:, cols])
+            kh = np.einsum("bsd,dk->bsk", k, self.params_k[:, cols])
+            vh = np.einsum("bsd,dk->bsk", v, self.params_v[:, cols])
+            logits = np.einsum("btk,bsk->bts", qh, kh) / np.sqrt(width)
+            logits = logits - logits.max(axis=2, keepdims=True)
+            w = np.exp(logits)
+            w = w / w.sum(axis=2, keepdims=True)
+            per_head.append(w)
+            outputs.append(np.einsum("bts,bsk->btk", w, vh))
+        weights = np.stack(per_head, axis=1)
+        out = np.concatenate(outputs, axis=-1) @ self.param_out
+    ''',), "a loop over heads with einsum"),
+    Alternative("transformer_encoder", "vit.py", ('''
+        normed = self.ln_1(x)
+        out, _ = self.attention(query=normed, key=normed, value=normed)  # default need_weights
+        y = out + x
+        hidden = torch.nn.functional.gelu(self.mlp_1(self.ln_2(y)))
+        return y + self.mlp_2(hidden)
+    ''',), "keyword arguments, default attention path"),
+    Alternative("vision_transformer", "vit.py", ('''
+        if cls_token is None:
+            size = x.shape[0]
+            patches = x.unfold(2, 7, 7).unfold(3, 7, 7)  # (B, 1, 4, 4, 7, 7)
+            x = self.linear_proj(patches.reshape(size, 16, 49))
+            cls_token = self.cls_token.repeat(size, 1, 1)
+        z = torch.cat((cls_token, x), 1) + self.pos_encoding
+        for block in self.transformer_blocks:
+            z = block(z)
+        return z
+    ''',), "unfold instead of patchify, an explicit loop over blocks"),
+]
+
+BLOCK = r"(?P<head>^(?P<indent>[ \t]*)# BEGIN SOLUTION {task}\n)(?P<body>.*?)(?P<tail>^[ \t]*# END SOLUTION\n)"
+
+
+def replace_blocks(text: str, alternative: Alternative) -> str:
+    pattern = re.compile(BLOCK.format(task=re.escape(alternative.task)), re.M | re.S)
+    bodies = iter(alternative.bodies)
+
+    def swap(match: re.Match) -> str:
+        body = textwrap.indent(textwrap.dedent(next(bodies)).strip("\n") + "\n", match["indent"])
+        return match["head"] + body + match["tail"]
+
+    new, count = pattern.subn(swap, text)
+    assert count == len(alternative.bodies), f"{alternative.task}: {count} blocks, {len(alternative.bodies)} bodies"
+    return new
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    return copy_kit(tmp_path_factory.mktemp("kit") / "kit")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alternative", ALTERNATIVES, ids=[f"{a.task}:{a.how}" for a in ALTERNATIVES])
+def test_correct_alternative_passes(alternative, pristine, tmp_path):
+    kit = tmp_path / "kit"
+    shutil.copytree(pristine, kit)
+    path = kit / alternative.file
+    path.write_text(replace_blocks(path.read_text(), alternative))
+    result = run_task_tests(kit, Mutation(alternative.task, alternative.file, "", "", alternative.how))
+    assert result.returncode == 0, f"a correct {alternative.task} ({alternative.how}) fails:\n{result.stdout[-4000:]}"
+
+
+def test_every_task_has_an_alternative():
+    import tomllib
+
+    from instructor import ROOT
+
+    for manifest in sorted((ROOT / "assignments").glob("*.toml")):
+        for task in tomllib.loads(manifest.read_text()).get("tasks", []):
+            assert any(a.task == task["id"] for a in ALTERNATIVES), f"{task['id']}: no alternative solution checked"
