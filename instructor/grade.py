@@ -1,0 +1,757 @@
+"""``python -m instructor grade ASSIGNMENT SUBMISSION...``: grade submissions in a sandbox.
+
+How one run goes:
+
+1. Build the assignment's handout (stubs) and, privately, its reference solution.
+2. Choose a secret seed, derive each hidden case's seed from it, and let a trusted worker run
+   every case of every graded task with the reference solution: it writes the inputs (public and
+   hidden) and the expected outputs. Expected values and seeds stay in a folder only the grader
+   can read. The list of cases fixed here is what every submission is scored against.
+3. For each submission: take only the files the manifest says to submit, check their imports
+   (:mod:`instructor.policy`), put them into a fresh copy of the handout, and start a sandboxed
+   worker (:mod:`instructor.sandbox`, :mod:`instructor.worker`) that runs each task's cases on
+   the inputs and sends back arrays. A task whose worker died is finished in a new worker; the
+   task it was on keeps only the cases it completed.
+4. Check each returned array (dtype, shape, finiteness) and compare it with the expected one,
+   with the case's tolerances; a task scores its points times the fraction of its cases that
+   pass (all or nothing for tasks listed in the manifest's ``[grading] all_or_nothing``).
+5. Print a table per submission; write Gradescope's ``results.json`` (``--json``) and a CSV
+   gradebook (``--csv``). The grader never crashes on a submission: whatever goes wrong costs
+   the tasks it touches, with a message, and the results are always written.
+
+The grader process itself never imports submitted code; it does not even import torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import queue
+import secrets
+import shutil
+import stat
+import sys
+import tempfile
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from instructor import ROOT, policy, sandbox
+from instructor.manifest import Manifest, Task, load
+
+MAX_FILE_BYTES = 1 << 20  # a submitted source file larger than this is refused
+HIDDEN_PER_CASE = 2  # hidden variants of each public case, unless the manifest says otherwise
+MAX_RUNS = 8  # worker starts per submission (a worker killed during a task is replaced)
+
+
+# ---- results ------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseResult:
+    id: str
+    hidden: bool
+    passed: bool = False
+    message: str = "never reported a result"
+    kind: str = "missing"
+
+
+@dataclass
+class TaskResult:
+    task: Task
+    cases: list[CaseResult] = field(default_factory=list)
+    score: float = 0.0
+    message: str = ""
+    log: str = ""
+
+    @property
+    def max_score(self) -> float:
+        return self.task.points
+
+
+@dataclass
+class SubmissionResult:
+    name: str
+    path: str
+    tasks: list[TaskResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(task.score for task in self.tasks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(task.max_score for task in self.tasks)
+
+
+# ---- the cases of a run -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    id: str  # "<module>/<case name>" or "<module>/<case name>#hidden<k>"
+    task: str
+    module: str
+    name: str
+    hidden: bool
+    inputs: str  # file name of its inputs (.npz), in the run's inputs folder
+    expected: Path  # its expected outputs (.npz), in the private folder
+    rtol: float
+    atol: float
+
+
+def case_modules(manifest: Manifest) -> list[str]:
+    """Modules with cases in the handout: ``tests/cases_<module>.py`` among its files."""
+    return [Path(name).stem.removeprefix("cases_") for name in manifest.files
+            if name.startswith("tests/cases_") and name.endswith(".py")]
+
+
+def grading_options(manifest: Manifest) -> dict:
+    return dict(manifest.extra.get("grading", {}))
+
+
+# ---- submissions --------------------------------------------------------------------------------
+
+
+@dataclass
+class Collected:
+    files: dict[str, bytes] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def collect(submission: Path, wanted: tuple[str, ...]) -> Collected:
+    """The wanted files of a submission (a folder or a zip), and notes on what was off.
+
+    Only regular files are taken (a symbolic link could point at the reference solution); a file
+    is found at its handout path or, failing that, by its name anywhere in the submission
+    (shallowest first), since students often upload a folder.
+    """
+    found = Collected()
+    try:
+        if submission.is_dir():
+            candidates = _folder_candidates(submission)
+            reader = lambda entry: _read_regular(entry)  # noqa: E731
+        elif zipfile.is_zipfile(submission):
+            archive = zipfile.ZipFile(submission)
+            candidates = _zip_candidates(archive)
+            reader = lambda entry: _read_member(archive, entry)  # noqa: E731
+        elif submission.is_file() and submission.name in {Path(w).name for w in wanted}:
+            candidates = {submission.name: [submission]}
+            reader = lambda entry: _read_regular(entry)  # noqa: E731
+        else:
+            found.notes.append(f"{submission} is neither a folder nor a zip file: nothing was submitted")
+            return found
+    except (OSError, zipfile.BadZipFile) as error:
+        found.notes.append(f"could not read the submission: {error}")
+        return found
+    for name in wanted:
+        options = candidates.get(name) or candidates.get(Path(name).name) or []
+        if not options:
+            found.notes.append(f"{name} was not submitted: the handout's version (stubs) is graded")
+            continue
+        if len(options) > 1:
+            found.notes.append(f"{name} appears {len(options)} times in the submission; graded the first one, {options[0]}")
+        try:
+            found.files[name] = reader(options[0])
+        except ValueError as error:
+            found.notes.append(f"{name}: {error}; the handout's version (stubs) is graded")
+    return found
+
+
+def _folder_candidates(root: Path) -> dict[str, list]:
+    candidates: dict[str, list] = {}
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+        for name in sorted(files):
+            path = Path(folder) / name
+            relative = path.relative_to(root).as_posix()
+            for key in {relative, name}:
+                candidates.setdefault(key, []).append(path)
+    for paths in candidates.values():
+        paths.sort(key=lambda p: len(p.parts))
+    return candidates
+
+
+def _read_regular(path: Path) -> bytes:
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        raise ValueError("is a symbolic link, not a file (refused)")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("is not a regular file (refused)")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ValueError(f"is larger than {MAX_FILE_BYTES >> 10} KiB (refused)")
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
+
+
+def _zip_candidates(archive: zipfile.ZipFile) -> dict[str, list]:
+    candidates: dict[str, list] = {}
+    for info in archive.infolist():
+        name = info.filename
+        parts = [part for part in name.split("/") if part]
+        if info.is_dir() or not parts or any(part.startswith(("__MACOSX", ".")) or part == ".." for part in parts):
+            continue
+        for key in {"/".join(parts), parts[-1]}:
+            candidates.setdefault(key, []).append(info)
+    for infos in candidates.values():
+        infos.sort(key=lambda info: info.filename.count("/"))
+    return candidates
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise ValueError("is a symbolic link in the zip (refused)")
+    if info.file_size > MAX_FILE_BYTES:
+        raise ValueError(f"is larger than {MAX_FILE_BYTES >> 10} KiB (refused)")
+    with archive.open(info) as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"is larger than {MAX_FILE_BYTES >> 10} KiB (refused)")
+    return data
+
+
+# ---- comparing one case -------------------------------------------------------------------------
+
+
+def load_npy(data: bytes) -> np.ndarray:
+    """Parse ``.npy`` bytes from the worker: no pickles, only real numeric arrays."""
+    array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    if type(array) is not np.ndarray or array.dtype.kind not in "biuf":
+        raise ValueError(f"is not a real numeric array (dtype {array.dtype})")
+    return array
+
+
+def compare_case(arrays: dict[str, bytes], expected: dict[str, np.ndarray], *, rtol: float, atol: float,
+                 hidden: bool) -> str:
+    """'' when every expected output came back right; else what was wrong with the first bad one."""
+    for key, want in expected.items():
+        if key not in arrays:
+            return f"output {key!r} is missing"
+        try:
+            have = load_npy(arrays[key])
+        except Exception as error:  # noqa: BLE001 - anything unreadable is simply wrong
+            return f"output {key!r} could not be read: {str(error)[:200]}"
+        kinds = {"b": "boolean", "i": "integer", "u": "integer", "f": "floating"}
+        if kinds[have.dtype.kind] != kinds.get(want.dtype.kind, "floating"):
+            return f"output {key!r} has dtype {have.dtype}, expected a {kinds.get(want.dtype.kind)} array"
+        if have.shape != want.shape:
+            return f"output {key!r} has shape {have.shape}, expected {want.shape}"
+        have64, want64 = have.astype(np.float64), want.astype(np.float64)
+        finite = np.isfinite(want64)
+        if not np.all(np.isfinite(have64[finite])):
+            return f"output {key!r} contains NaN or inf"
+        odd = ~finite
+        if np.any(odd) and not np.array_equal(have64[odd], want64[odd], equal_nan=True):
+            return f"output {key!r} does not have the expected non-finite entries"
+        close = np.abs(have64[finite] - want64[finite]) <= atol + rtol * np.abs(want64[finite])
+        if not np.all(close):
+            diff = np.abs(have64[finite] - want64[finite])
+            worst = float(diff.max())
+            if hidden:
+                return f"output {key!r} differs from the reference by up to {worst:.3g}"
+            index = np.unravel_index(int(np.argmax(np.where(finite, np.abs(have64 - want64), -1))), want.shape) if want.ndim else ()
+            return (f"output {key!r} differs by up to {worst:.3g} (at index {tuple(int(i) for i in index)}: got "
+                    f"{have64[index]:.6g}, expected {want64[index]:.6g}; rtol={rtol:g}, atol={atol:g})")
+    return ""
+
+
+# ---- the grader ---------------------------------------------------------------------------------
+
+
+class Grader:
+    """One grading run of one assignment: handout, reference values, then any number of submissions."""
+
+    def __init__(self, manifest: Manifest, *, handout: Path, reference: Path, mode: sandbox.Mode,
+                 limits: sandbox.Limits = sandbox.Limits(), secret: int | None = None,
+                 hidden_per_case: int | None = None, tasks: list[str] | None = None, log=print):
+        self.manifest = manifest
+        self.mode = mode
+        self.limits = limits
+        self.secret = secrets.randbits(63) if secret is None else secret
+        options = grading_options(manifest)
+        self.hidden_per_case = options.get("hidden_per_case", HIDDEN_PER_CASE) if hidden_per_case is None else hidden_per_case
+        self.all_or_nothing = set(options.get("all_or_nothing", ()))
+        graded = [task for task in manifest.tasks if not task.provided]
+        if tasks:
+            unknown = sorted(set(tasks) - {task.id for task in graded})
+            if unknown:
+                raise SystemExit(f"unknown task {unknown}; tasks of {manifest.id}: {', '.join(t.id for t in graded)}")
+            graded = [task for task in graded if task.id in tasks]
+        self.tasks = graded
+        self.log = log
+        self.private = Path(tempfile.mkdtemp(prefix="grade-private-"))  # 0700: the grader's alone
+        self.shared = Path(tempfile.mkdtemp(prefix="grade-box-"))  # what workers may read
+        os.chmod(self.shared, 0o711)  # reachable, not listable: submissions cannot find each other
+        self.handout = Path(handout)
+        self.reference = Path(reference)
+        self.inputs = sandbox.prepare_dir(self.shared / secrets.token_hex(16), private=False)
+        self.notes = list(mode.notes)
+        self.cases: dict[str, list[PlannedCase]] = {}
+        self.preload = self._preload()
+        self.handout_files = sorted(p.relative_to(self.handout).as_posix() for p in self.handout.rglob("*") if p.is_file())
+        self.kit_modules = policy.kit_modules(self.handout_files)
+
+    def close(self) -> None:
+        shutil.rmtree(self.private, ignore_errors=True)
+        shutil.rmtree(self.shared, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- reference values --
+
+    def prepare(self) -> None:
+        """Run every case with the reference solution: inputs and expected outputs for this run."""
+        start = time.monotonic()
+        out = sandbox.prepare_dir(self.private / "reference-values", private=True)
+        request = self.private / "reference-request.json"
+        request.write_text(json.dumps({"modules": case_modules(self.manifest), "tasks": [t.id for t in self.tasks],
+                                       "hidden_per_case": self.hidden_per_case, "secret": self.secret}))
+        result = self._trusted_worker(["reference", "--handout", str(self.reference), "--request", str(request),
+                                       "--out", str(out)], timeout=900)
+        summary_path = out / "summary.json"
+        if not summary_path.exists():
+            raise SystemExit(f"the reference solution could not be run:\n{result[-3000:]}")
+        by_task: dict[str, list[PlannedCase]] = {task.id: [] for task in self.tasks}
+        for info in json.loads(summary_path.read_text()):
+            if info["status"] != "ok":
+                self.notes.append(f"WARNING: the reference solution failed on case {info['id']} "
+                                  f"({info.get('message', '')}); the case is not graded")
+                continue
+            name = f"{secrets.token_hex(8)}.npz"
+            shutil.copyfile(info["inputs"], self.inputs / name)
+            os.chmod(self.inputs / name, 0o644)
+            by_task[info["task"]].append(PlannedCase(
+                id=info["id"], task=info["task"], module=info["module"], name=info["name"], hidden=info["hidden"],
+                inputs=name, expected=Path(info["expected"]), rtol=info["rtol"], atol=info["atol"]))
+        for task in self.tasks:
+            if not by_task[task.id]:
+                self.notes.append(f"WARNING: task {task.id} has no cases in tests/cases_*.py; it cannot be graded")
+        self.cases = by_task
+        count = sum(len(cases) for cases in by_task.values())
+        self.log(f"reference values: {count} cases ({self.hidden_per_case} hidden per public case) "
+                 f"in {time.monotonic() - start:.1f} s")
+
+    def _trusted_worker(self, args: list[str], *, timeout: float) -> str:
+        import subprocess
+
+        command = [sys.executable, "-I", "-B", str(sandbox.WORKER), *args]
+        env = {**sandbox.worker_env(str(self.private), str(self.private)), "PATH": os.environ.get("PATH", "")}
+        try:
+            result = subprocess.run(command, cwd=self.reference, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise SystemExit("the reference solution did not finish in time") from None
+        return result.stdout + result.stderr
+
+    def _preload(self) -> list[str]:
+        """Heavy allowed libraries the handout imports: the worker imports them once, before forking."""
+        import ast
+
+        found = {"numpy"}
+        for path in sorted(self.handout.glob("*.py")) + sorted(self.handout.glob("tests/cases_*.py")):
+            try:
+                tree = ast.parse(path.read_text())
+            except (SyntaxError, UnicodeDecodeError):
+                continue
+            for node in tree.body:
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names = [node.module]
+                found.update(name for name in names if name.split(".")[0] in self.manifest.allowed_imports)
+        return sorted(found, key=lambda name: (name.count("."), name))
+
+    # -- one submission --
+
+    def grade(self, submission: Path, *, slot: int = 0) -> SubmissionResult:
+        start = time.monotonic()
+        submission = Path(submission)
+        result = SubmissionResult(name=submission.stem if submission.is_file() else submission.name,
+                                  path=str(submission))
+        results = {task.id: TaskResult(task, [CaseResult(c.id, c.hidden) for c in self.cases.get(task.id, [])])
+                   for task in self.tasks}
+        result.tasks = list(results.values())
+        try:
+            self._grade(submission, result, results, slot)
+        except Exception as error:  # noqa: BLE001 - the grader must finish and report
+            import traceback
+
+            result.notes.append(f"GRADER ERROR (not the submission's fault): {error!r}")
+            self.log(traceback.format_exc())
+        for task_result in result.tasks:
+            self._score(task_result)
+        result.seconds = time.monotonic() - start
+        return result
+
+    def _grade(self, submission: Path, result: SubmissionResult, results: dict[str, TaskResult], slot: int) -> None:
+        collected = collect(submission, self.manifest.submit)
+        result.notes += collected.notes
+        blocked: dict[str, str] = {}
+        for name, data in collected.files.items():
+            try:
+                source = data.decode("utf-8")
+            except UnicodeDecodeError:
+                problems = [policy.Violation(name, 0, "is not UTF-8 text")]
+            else:
+                provided = self.handout / name
+                allowed = policy.allowed_for(self.manifest, name, provided.read_text() if provided.is_file() else "")
+                problems = policy.check_source(name, source, allowed=allowed, kit_modules=self.kit_modules)
+            if problems:
+                text = "; ".join(str(p) for p in problems[:3]) + (" ..." if len(problems) > 3 else "")
+                result.notes.append(f"policy: {text}")
+                for task in self.tasks:
+                    if task.file == name:
+                        blocked[task.id] = text
+        for task_id, text in blocked.items():
+            for case in results[task_id].cases:
+                case.kind, case.message = "policy", text
+        todo = [task for task in self.tasks if task.id not in blocked and self.cases.get(task.id)]
+        if not todo:
+            return
+        box = sandbox.prepare_dir(self.shared / secrets.token_hex(16), private=False)
+        try:
+            handout = box / "handout"
+            shutil.copytree(self.handout, handout, symlinks=False)
+            for name, data in collected.files.items():
+                target = handout / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.is_symlink():
+                    target.unlink()
+                target.write_bytes(data)
+            sandbox.make_readable(handout)
+            self._run_tasks(todo, results, box, handout, slot, result)
+        finally:
+            shutil.rmtree(box, ignore_errors=True)
+
+    def _run_tasks(self, todo: list[Task], results: dict[str, TaskResult], box: Path, handout: Path, slot: int,
+                   result: SubmissionResult) -> None:
+        uid = sandbox.slot_uid(slot) if self.mode.drop else None
+        expected_ids = {case.id: case for task in todo for case in self.cases[task.id]}
+        reported: set[str] = set()
+        remaining = list(todo)
+        for attempt in range(MAX_RUNS):
+            if not remaining:
+                break
+            work = box / f"work{attempt}"
+            work.mkdir()
+            if uid is not None:
+                os.chown(work, uid, uid)
+            os.chmod(work, 0o700)
+            request = box / f"request{attempt}.json"
+            request.write_text(json.dumps(self._request(remaining, reported)))
+            os.chmod(request, 0o644)
+            record = sandbox.run_worker(self.mode, handout=handout, inputs=self.inputs, request=request, work=work,
+                                        uid=uid, limits=self.limits, tasks=len(remaining))
+            if attempt == 0 and record.hello:
+                self._check_hello(record.hello, uid, result)
+            for header, payload in record.cases:
+                self._take_case(header, payload, expected_ids, results, reported)
+            for task_id, end in record.ended.items():
+                if task_id in results:
+                    results[task_id].log = str(end.get("log", ""))[: self.limits.log_keep]
+            finished = set(record.ended)
+            if record.failure:
+                running = record.running
+                if record.hello is None:
+                    why = f"the worker failed to start: {record.failure}"
+                    detail = record.output.strip().splitlines()[-3:]
+                    if detail:
+                        why += " (" + " | ".join(detail)[:400] + ")"
+                    result.notes.append(why)
+                    for task in remaining:
+                        self._fail_open(results[task.id], reported, "crash", why)
+                    return
+                if running:
+                    self._fail_open(results[running], reported, "crash", f"the worker was stopped: {record.failure}")
+                    finished.add(running)
+            remaining = [task for task in remaining if task.id not in finished]
+            if record.done:
+                break
+        for task in remaining:
+            self._fail_open(results[task.id], reported, "crash", "the worker stopped repeatedly; task not run")
+
+    def _request(self, tasks: list[Task], reported: set[str]) -> dict:
+        return {
+            "inputs_dir": sandbox.inputs_view(self.mode, self.inputs),
+            "limits": self.limits.as_request(),
+            "preload": self.preload,
+            "submitted": [Path(name).name for name in self.manifest.submit],
+            "tasks": [{"id": task.id, "module": Path(task.file).stem,
+                       "cases": [{"id": case.id, "module": case.module, "name": case.name, "inputs": case.inputs}
+                                 for case in self.cases[task.id] if case.id not in reported]}
+                      for task in tasks],
+        }
+
+    def _check_hello(self, hello: dict, uid: int | None, result: SubmissionResult) -> None:
+        if uid is not None and (hello.get("uid") != uid or hello.get("euid") != uid):
+            result.notes.append(f"WARNING: the worker reports uid {hello.get('uid')}, expected {uid}")
+        if uid is not None and hello.get("CapEff", "0" * 16).strip("0"):
+            result.notes.append(f"WARNING: the worker kept capabilities {hello.get('CapEff')}")
+
+    def _take_case(self, header: dict, payload: bytes, expected_ids: dict[str, PlannedCase],
+                   results: dict[str, TaskResult], reported: set[str]) -> None:
+        from instructor.worker import ProtocolError, split_arrays
+
+        case_id = header.get("case")
+        planned = expected_ids.get(case_id) if isinstance(case_id, str) else None
+        if planned is None or header.get("task") != planned.task or case_id in reported:
+            return  # unknown, mislabelled or repeated: ignored
+        reported.add(case_id)
+        target = next(c for c in results[planned.task].cases if c.id == case_id)
+        if header.get("status") != "ok":
+            target.kind = str(header.get("kind", "exception"))[:40]
+            target.message = str(header.get("message", "failed"))[:1000]
+            return
+        try:
+            arrays = split_arrays(header, payload)
+        except ProtocolError as error:
+            target.kind, target.message = "bad_output", f"malformed result ({error})"
+            return
+        with np.load(planned.expected, allow_pickle=False) as stored:
+            expected = {key: stored[key] for key in stored.files}
+        problem = compare_case(arrays, expected, rtol=planned.rtol, atol=planned.atol, hidden=planned.hidden)
+        target.passed = not problem
+        target.kind = "ok" if not problem else "wrong"
+        target.message = problem
+
+    def _fail_open(self, task_result: TaskResult, reported: set[str], kind: str, message: str) -> None:
+        for case in task_result.cases:
+            if case.id not in reported and case.kind in ("missing",):
+                case.kind, case.message = kind, message
+                reported.add(case.id)
+
+    def _score(self, task_result: TaskResult) -> None:
+        cases = task_result.cases
+        if not cases:
+            task_result.score = 0.0
+            task_result.message = "not graded: this task has no cases (instructor: check tests/cases_*.py)"
+            return
+        passed = sum(case.passed for case in cases)
+        fraction = passed / len(cases)
+        if task_result.task.id in self.all_or_nothing:
+            fraction = float(passed == len(cases))
+        task_result.score = round(task_result.task.points * fraction, 4)
+        if passed == len(cases):
+            task_result.message = f"all {len(cases)} cases passed"
+            return
+        kinds = {case.kind for case in cases if not case.passed}
+        if kinds == {"not_implemented"}:
+            task_result.message = "not implemented (" + first_line(next(c.message for c in cases if not c.passed)) + ")"
+            return
+        failed = next(case for case in cases if not case.passed)
+        label = "hidden case" if failed.hidden else "case"
+        name = failed.id.split("#")[0] if not failed.hidden else failed.id.split("/")[0] + "/" + failed.id.split("/")[1].split("#")[0]
+        task_result.message = f"{passed}/{len(cases)} cases passed; first failure ({label} {name}): {failed.message}"
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+# ---- reports ------------------------------------------------------------------------------------
+
+
+def table(result: SubmissionResult, header_notes: list[str] = ()) -> str:
+    lines = [f"== {result.name}: {result.score:g} / {result.max_score:g} points ({result.seconds:.1f} s)"]
+    lines += [f"   {note}" for note in (*header_notes, *result.notes)]
+    width = max([len(t.task.id) for t in result.tasks] + [4])
+    lines.append(f"   {'task':<{width}}  {'points':>6}  {'max':>4}  message")
+    for task in result.tasks:
+        lines.append(f"   {task.task.id:<{width}}  {task.score:>6.2f}  {task.max_score:>4g}  {task.message}")
+    return "\n".join(lines)
+
+
+def case_lines(task: TaskResult) -> list[str]:
+    lines = []
+    for case in task.cases:
+        label = case.id if not case.hidden else "hidden " + case.id.split("#")[1].replace("hidden", "") + " of " + case.id.split("#")[0]
+        lines.append(f"{'PASS' if case.passed else 'FAIL'}  {label}" + ("" if case.passed else f": {case.message}"))
+    return lines
+
+
+def gradescope_json(result: SubmissionResult, header_notes: list[str] = ()) -> dict:
+    tests = []
+    for task in result.tasks:
+        output = [task.message, *case_lines(task)]
+        if task.log.strip():
+            output += ["", "output printed by your code (first lines):", task.log.strip()[:2000]]
+        tests.append({
+            "name": f"{task.task.id}: {task.task.title}" if task.task.title else task.task.id,
+            "score": task.score,
+            "max_score": task.max_score,
+            "status": "passed" if task.score >= task.max_score else "failed",
+            "output": "\n".join(output),
+            "visibility": "visible",
+        })
+    return {
+        "score": round(result.score, 4),
+        "execution_time": round(result.seconds, 2),
+        "output": "\n".join([*header_notes, *result.notes]) or "graded",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def failed_json(message: str, seconds: float = 0.0) -> dict:
+    """results.json when grading could not happen at all (still a valid Gradescope file)."""
+    return {"score": 0, "execution_time": round(seconds, 2), "output": message, "tests": [],
+            "visibility": "visible", "stdout_visibility": "hidden"}
+
+
+def write_csv(path: Path, results: list[SubmissionResult], tasks: list[Task]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["submission", "score", "max_score", *(task.id for task in tasks), "seconds", "notes"])
+        for result in results:
+            scores = {task.task.id: task.score for task in result.tasks}
+            writer.writerow([result.name, f"{result.score:g}", f"{result.max_score:g}",
+                             *(f"{scores.get(task.id, 0):g}" for task in tasks), f"{result.seconds:.1f}",
+                             " | ".join(result.notes)])
+
+
+# ---- building and running -----------------------------------------------------------------------
+
+
+def build_trees(assignment: str, folder: Path) -> tuple[Path, Path]:
+    """The stub handout and the reference solution of an assignment, built into ``folder``."""
+    from instructor import release
+
+    handout = release.build(assignment, folder / "handout", force=True).root
+    reference = release.build(assignment, folder / "reference", solutions=True, force=True).root
+    return handout, reference
+
+
+def grade_all(grader: Grader, submissions: list[Path], jobs: int = 1, on_result=None) -> list[SubmissionResult]:
+    """Grade submissions with ``jobs`` workers at a time; results in the submissions' order."""
+    slots: queue.Queue[int] = queue.Queue()
+    for slot in range(max(jobs, 1)):
+        slots.put(slot)
+
+    def one(path: Path) -> SubmissionResult:
+        slot = slots.get()
+        try:
+            outcome = grader.grade(path, slot=slot)
+        finally:
+            slots.put(slot)
+        if on_result:
+            on_result(outcome)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+        return list(pool.map(one, submissions))
+
+
+def configure(parser) -> None:
+    parser.add_argument("assignment", help="assignment id (a file name in assignments/ without .toml)")
+    parser.add_argument("submissions", nargs="+", type=Path, help="submission folders or zip files")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="Gradescope results.json (a folder of <name>.json for several submissions)")
+    parser.add_argument("--csv", type=Path, metavar="PATH", help="gradebook CSV, one row per submission")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
+    parser.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
+                        help="auto: bubblewrap when usable, else a loud plain-process fallback")
+    parser.add_argument("--task", action="append", dest="tasks", metavar="ID", help="grade only this task (repeatable)")
+    parser.add_argument("--hidden", type=int, default=None, metavar="N", help="hidden variants per public case")
+    parser.add_argument("--seed", type=int, default=None, help="secret seed of the hidden cases (default: random)")
+    parser.add_argument("--task-timeout", type=float, default=sandbox.Limits.task_timeout, help="seconds per task")
+    parser.add_argument("--case-timeout", type=float, default=sandbox.Limits.case_timeout, help="seconds per case")
+    parser.add_argument("--quiet", action="store_true", help="print only one line per submission")
+    parser.add_argument("--handout", type=Path, help="a prebuilt handout (default: build it now)")
+    parser.add_argument("--reference", type=Path, help="a prebuilt reference solution (default: build it now)")
+
+
+def run(args) -> int:
+    start = time.monotonic()
+    json_path = args.json
+    try:
+        manifest = load(args.assignment)
+    except SystemExit as error:
+        _write_failure(json_path, args.submissions, str(error), start)
+        print(error)
+        return 2
+    try:
+        mode = sandbox.detect(args.sandbox)
+    except SystemExit as error:
+        _write_failure(json_path, args.submissions, str(error), start)
+        print(error)
+        return 2
+    limits = sandbox.Limits(task_timeout=args.task_timeout, case_timeout=args.case_timeout)
+    header = [mode.summary(), *mode.notes]
+    for line in header:
+        print(line, file=sys.stderr if line.startswith("WARNING") else sys.stdout)
+    build_dir = Path(tempfile.mkdtemp(prefix="grade-build-"))
+    try:
+        try:
+            if args.handout and args.reference:
+                handout, reference = args.handout, args.reference
+            else:
+                handout, reference = build_trees(manifest.id, build_dir)
+            grader = Grader(manifest, handout=handout, reference=reference, mode=mode, limits=limits,
+                            secret=args.seed, hidden_per_case=args.hidden, tasks=args.tasks)
+        except (SystemExit, Exception) as error:  # noqa: BLE001 - still write a results file
+            message = f"the grader could not be set up: {error}"
+            _write_failure(json_path, args.submissions, message, start)
+            print(message)
+            return 2
+        with grader:
+            try:
+                grader.prepare()
+            except SystemExit as error:
+                _write_failure(json_path, args.submissions, str(error), start)
+                print(error)
+                return 2
+            header = [mode.summary(), *grader.notes]
+
+            def show(result: SubmissionResult) -> None:
+                if args.quiet:
+                    print(f"{result.name}: {result.score:g} / {result.max_score:g} ({result.seconds:.1f} s)", flush=True)
+                else:
+                    print(table(result), flush=True)
+
+            results = grade_all(grader, args.submissions, jobs=args.jobs, on_result=show)
+            if json_path:
+                _write_results(json_path, results, header)
+            if args.csv:
+                write_csv(args.csv, results, grader.tasks)
+            elapsed = time.monotonic() - start
+            print(f"graded {len(results)} submission(s) in {elapsed:.1f} s "
+                  f"({elapsed / max(len(results), 1):.1f} s each, --jobs {args.jobs})")
+    finally:
+        shutil.rmtree(build_dir, ignore_errors=True)
+    return 0
+
+
+def _json_targets(path: Path, names: list[str]) -> list[Path]:
+    if len(names) == 1 and path.suffix == ".json":
+        return [path]
+    path.mkdir(parents=True, exist_ok=True)
+    return [path / f"{name}.json" for name in names]
+
+
+def _write_results(path: Path, results: list[SubmissionResult], header: list[str]) -> None:
+    for target, result in zip(_json_targets(path, [r.name for r in results]), results):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(gradescope_json(result, header), indent=2))
+
+
+def _write_failure(path: Path | None, submissions: list[Path], message: str, start: float) -> None:
+    if not path:
+        return
+    names = [Path(s).stem if Path(s).is_file() else Path(s).name for s in submissions]
+    for target in _json_targets(path, names):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(failed_json(message, time.monotonic() - start), indent=2))

@@ -1,0 +1,640 @@
+"""The autograder's worker: evaluates graded cases and sends back plain arrays.
+
+This file runs *outside* the instructor's package, as a script (``python -I worker.py``), and
+imports only the standard library, NumPy and the handout. It has two modes.
+
+``student``
+    Runs inside the sandbox on a submission. It is a small supervisor ("zygote"): it drops to
+    the unprivileged uid it is given, imports the trusted heavy libraries once (NumPy, torch),
+    then forks one child per task. The child imports the student's module, runs that task's
+    cases on the inputs the grader wrote, and streams each case's outputs back as ``.npy``
+    bytes. The supervisor enforces the per-case and per-task time limits and the output caps,
+    kills whatever the child left running, and forwards the results to the grader, tagged with
+    the task it started. A child that dies or hangs costs the case it was on; the supervisor
+    carries on with the task's remaining cases in a fresh child while time remains.
+
+``reference``
+    Trusted, never sandboxed: runs the same cases with the instructor's reference solution,
+    drawing the public inputs from each case's seed and the hidden ones from the seeds the
+    grader chose, and writes inputs and expected outputs as ``.npz`` files for the grader.
+
+Nothing this worker reports is trusted by the grader: it only ever sends arrays, which the grader
+checks (dtype, shape, finiteness) and compares with the expected values it computed itself. The
+expected values never enter the sandbox.
+
+Wire format (worker -> grader, and child -> supervisor): a sequence of frames, each
+``>II`` (header length, payload length), a UTF-8 JSON header, then the payload bytes. A case
+result lists its arrays as ``[[key, nbytes], ...]`` and its payload is their ``.npy`` bytes,
+back to back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import json
+import os
+import resource
+import select
+import signal
+import struct
+import sys
+import time
+import traceback
+
+PREFIX = struct.Struct(">II")
+MAX_HEADER = 1 << 16  # a frame's JSON header, bytes
+NOT_IMPLEMENTED = "not implemented yet"  # what every stub's NotImplementedError says
+
+
+class ProtocolError(ValueError):
+    """A frame stream that does not follow the wire format (or breaks its size limits)."""
+
+
+# ---- frames -------------------------------------------------------------------------------------
+
+
+def encode_frame(header: dict, payload: bytes = b"") -> bytes:
+    data = json.dumps(header, separators=(",", ":")).encode()
+    return PREFIX.pack(len(data), len(payload)) + data + payload
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def send(fd: int, header: dict, payload: bytes = b"") -> None:
+    write_all(fd, encode_frame(header, payload))
+
+
+class FrameReader:
+    """Incremental frame parser with hard limits on header and payload sizes."""
+
+    def __init__(self, max_payload: int):
+        self.buffer = bytearray()
+        self.max_payload = max_payload
+
+    def feed(self, data: bytes) -> list[tuple[dict, bytes]]:
+        self.buffer += data
+        frames = []
+        while len(self.buffer) >= PREFIX.size:
+            head, size = PREFIX.unpack_from(self.buffer)
+            if head > MAX_HEADER or size > self.max_payload:
+                raise ProtocolError(f"frame too large (header {head} B, payload {size} B)")
+            end = PREFIX.size + head + size
+            if len(self.buffer) < end:
+                break
+            try:
+                header = json.loads(bytes(self.buffer[PREFIX.size:PREFIX.size + head]))
+            except ValueError as error:
+                raise ProtocolError(f"unreadable frame header: {error}") from None
+            if not isinstance(header, dict):
+                raise ProtocolError("frame header is not a JSON object")
+            frames.append((header, bytes(self.buffer[PREFIX.size + head:end])))
+            del self.buffer[:end]
+        return frames
+
+
+def split_arrays(header: dict, payload: bytes) -> dict[str, bytes]:
+    """The ``.npy`` bytes of each output of a case frame, by key (no parsing of the arrays)."""
+    listed = header.get("arrays")
+    if not isinstance(listed, list):
+        raise ProtocolError("case frame without an array list")
+    out, offset = {}, 0
+    for item in listed:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], int)):
+            raise ProtocolError("malformed array entry")
+        key, size = item
+        if size < 0 or offset + size > len(payload) or key in out:
+            raise ProtocolError("array sizes do not match the payload")
+        out[key] = payload[offset:offset + size]
+        offset += size
+    if offset != len(payload):
+        raise ProtocolError("payload longer than its arrays")
+    return out
+
+
+# ---- small helpers ------------------------------------------------------------------------------
+
+
+def describe_exception(exc: BaseException, submitted: tuple[str, ...] = (), limit: int = 600) -> str:
+    """``Type: message``, plus where in the submitted files it was raised, kept short."""
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if os.path.basename(frame.filename) in submitted:
+            where = f" ({os.path.basename(frame.filename)}, line {frame.lineno}, in {frame.name})"
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f" ({os.path.basename(exc.filename)}, line {exc.lineno})"
+    text = text.replace("\n", " | ")
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return text + where
+
+
+def is_stub(exc: BaseException) -> bool:
+    return isinstance(exc, NotImplementedError) and NOT_IMPLEMENTED in str(exc)
+
+
+def npy_bytes(value) -> bytes:
+    """One output as ``.npy`` bytes; only plain numeric arrays are accepted."""
+    import numpy as np
+
+    array = np.asarray(value)
+    if type(array) is not np.ndarray:
+        array = np.array(array, copy=True, subok=False)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"is not a real numeric array (dtype {array.dtype})")
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.array(array, order="C", copy=True), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def set_limits(limits: dict, dropping: bool) -> None:
+    """Hard resource limits on this process and everything it starts (set before dropping root)."""
+    mib = 1 << 20
+    wanted = {
+        resource.RLIMIT_DATA: int(limits.get("memory_mb", 3072)) * mib,
+        resource.RLIMIT_AS: int(limits.get("address_space_mb", 16384)) * mib,
+        resource.RLIMIT_FSIZE: int(limits.get("file_size_mb", 16)) * mib,
+        resource.RLIMIT_NOFILE: int(limits.get("open_files", 256)),
+        resource.RLIMIT_CORE: 0,
+    }
+    if dropping:  # counted per uid: only meaningful for a uid of our own
+        wanted[resource.RLIMIT_NPROC] = int(limits.get("processes", 64))
+    for which, value in wanted.items():
+        soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY and hard < value:
+            value = hard
+        resource.setrlimit(which, (value, value))
+
+
+def drop_privileges(uid: int | None, gid: int | None) -> None:
+    """Become ``uid``/``gid`` for good (only possible, and only done, when started as root)."""
+    if uid is None or os.geteuid() != 0:
+        return
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if os.geteuid() == 0 or os.getuid() == 0:
+        raise SystemExit("worker: could not drop root privileges")
+
+
+def capability_status() -> dict:
+    """The effective capabilities and no_new_privs flag, from /proc (for the grader's report)."""
+    found = {}
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key in ("CapEff", "CapPrm", "NoNewPrivs"):
+                    found[key] = value.strip()
+    except OSError:
+        pass
+    return found
+
+
+def become_subreaper() -> None:
+    """Orphans of our children re-parent to us, so we can reap and kill them (Linux only)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except Exception:  # noqa: BLE001 - an optional hardening step
+        pass
+
+
+def reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+# ---- student mode: the supervisor ---------------------------------------------------------------
+
+
+class Supervisor:
+    """Runs each task of the request in forked children and forwards their results."""
+
+    def __init__(self, args, request: dict):
+        self.args = args
+        self.request = request
+        self.channel = args.channel
+        self.submitted = tuple(request.get("submitted", ()))
+        limits = request.get("limits", {})
+        self.case_timeout = float(limits.get("case_timeout", 30))
+        self.task_timeout = float(limits.get("task_timeout", 60))
+        self.log_keep = int(limits.get("log_keep", 4000))
+        self.log_limit = int(limits.get("log_limit", 4 << 20))
+        self.result_limit = int(limits.get("result_limit", 64 << 20))
+        self.kill_all = args.kill_scope == "all"
+
+    def send(self, header: dict, payload: bytes = b"") -> None:
+        send(self.channel, header, payload)
+
+    def run(self) -> None:
+        for task in self.request["tasks"]:
+            self.send({"type": "task_start", "task": task["id"]})
+            start = time.monotonic()
+            notes = self.run_task(task)
+            self.send({"type": "task_end", "task": task["id"], "seconds": round(time.monotonic() - start, 3), **notes})
+        self.send({"type": "done"})
+
+    def run_task(self, task: dict) -> dict:
+        pending = list(task["cases"])
+        deadline = time.monotonic() + self.task_timeout
+        log = bytearray()
+        log_total = 0
+        children = 0
+        problems: list[str] = []
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0.5:
+                for case in pending:
+                    self.case_error(task, case, "timeout", "not run: the task's time limit was used up")
+                break
+            children += 1
+            outcome = self.run_child(task, pending, left, log)
+            log_total += outcome["log_total"]
+            done = outcome["done"]
+            pending = [case for case in pending if case["id"] not in done]
+            if outcome["import_error"]:
+                for case in pending:
+                    self.case_error(task, case, outcome["import_kind"], outcome["import_error"])
+                problems.append(outcome["import_error"])
+                break
+            if outcome["problem"]:
+                problems.append(outcome["problem"])
+                current = outcome["current"]
+                if current is None:
+                    # It died before starting a case (while importing): nothing will go better.
+                    for case in pending:
+                        self.case_error(task, case, outcome["kind"], outcome["problem"])
+                    break
+                self.case_error(task, current, outcome["kind"], outcome["problem"])
+                pending = [case for case in pending if case["id"] != current["id"]]
+        text = log[: self.log_keep].decode("utf-8", "replace")
+        return {"log": text, "log_bytes": log_total, "children": children, "problems": problems[:5]}
+
+    def case_error(self, task: dict, case: dict, kind: str, message: str) -> None:
+        self.send({"type": "case", "task": task["id"], "case": case["id"], "status": "error",
+                   "kind": kind, "message": message[:1000]})
+
+    def run_child(self, task: dict, cases: list[dict], time_left: float, log: bytearray) -> dict:
+        result_r, result_w = os.pipe()
+        log_r, log_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child never returns from here
+            try:
+                os.close(result_r)
+                os.close(log_r)
+                child_main(self, task, cases, result_w, log_w, time_left)
+            finally:
+                os._exit(70)
+        os.close(result_w)
+        os.close(log_w)
+        try:
+            return self.supervise(pid, task, cases, result_r, log_r, time_left, log)
+        finally:
+            os.close(result_r)
+            os.close(log_r)
+            self.cleanup(pid)
+
+    def supervise(self, pid, task, cases, result_r, log_r, time_left, log) -> dict:
+        by_id = {case["id"]: case for case in cases}
+        outcome = {"done": set(), "current": None, "problem": "", "kind": "", "import_error": "",
+                   "import_kind": "", "log_total": 0}
+        reader = FrameReader(self.result_limit)
+        received = 0
+        start = time.monotonic()
+        task_deadline = start + time_left
+        case_deadline = task_deadline
+        importing = True
+        finished = 0.0
+        streams = {result_r: "result", log_r: "log"}
+        status = None
+        for fd in streams:
+            os.set_blocking(fd, False)
+
+        def fail(kind: str, message: str) -> dict:
+            outcome["kind"], outcome["problem"] = kind, message
+            return outcome
+
+        drain_until = None
+        while True:
+            now = time.monotonic()
+            if status is None:
+                waited, raw = os.waitpid(pid, os.WNOHANG)
+                if waited:
+                    status = raw
+            if status is not None:
+                drain_until = drain_until or now + 0.5  # what it wrote just before exiting
+                if not streams or now >= drain_until:
+                    break
+            limit = min(case_deadline, task_deadline)
+            if finished:
+                limit = min(limit, finished + 2.0)  # it said it was done: it must exit now
+            if status is None and now >= limit:
+                self.kill(pid)
+                if finished:
+                    return outcome
+                which = "case" if case_deadline < task_deadline else "task"
+                seconds = self.case_timeout if which == "case" else time_left
+                doing = "importing the module" if importing else "running this case"
+                return fail("timeout", f"timed out after {seconds:.0f} s while {doing} (the {which}'s time limit)")
+            timeout = 0.0 if status is not None else min(0.05, max(0.0, limit - now))
+            try:
+                ready, _, _ = select.select(list(streams), [], [], timeout)
+            except InterruptedError:
+                continue
+            if status is not None and not ready:
+                break
+            for fd in ready:
+                try:
+                    data = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    del streams[fd]
+                    continue
+                if streams[fd] == "log":
+                    outcome["log_total"] += len(data)
+                    if len(log) < self.log_keep:
+                        log += data[: self.log_keep - len(log)]
+                    if outcome["log_total"] > self.log_limit:
+                        self.kill(pid)
+                        return fail("output", f"printed more than {self.log_limit >> 20} MiB; stopped")
+                    continue
+                received += len(data)
+                if received > self.result_limit:
+                    self.kill(pid)
+                    return fail("output", f"sent more than {self.result_limit >> 20} MiB of results; stopped")
+                try:
+                    frames = reader.feed(data)
+                except ProtocolError as error:
+                    self.kill(pid)
+                    return fail("crash", f"the result stream was corrupted ({error})")
+                for header, payload in frames:
+                    kind = header.get("type")
+                    if kind == "imported":
+                        importing = False
+                    elif kind == "import_error":
+                        self.kill(pid)
+                        outcome["import_error"] = str(header.get("message", ""))[:1000]
+                        outcome["import_kind"] = str(header.get("kind", "import"))
+                        return outcome
+                    elif kind == "case_begin":
+                        case = by_id.get(header.get("case"))
+                        if case is None or case["id"] in outcome["done"]:
+                            continue
+                        outcome["current"] = case
+                        case_deadline = time.monotonic() + self.case_timeout
+                    elif kind == "case":
+                        case = by_id.get(header.get("case"))
+                        if case is None or case["id"] in outcome["done"]:
+                            continue
+                        forwarded = {key: header[key] for key in ("status", "kind", "message", "arrays", "seconds")
+                                     if key in header}
+                        self.send({"type": "case", "task": task["id"], "case": case["id"], **forwarded}, payload)
+                        outcome["done"].add(case["id"])
+                        outcome["current"] = None
+                        case_deadline = task_deadline
+                    elif kind == "finished":
+                        finished = time.monotonic()
+        if finished:
+            return outcome
+        if status is None:
+            _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
+            why = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed: memory or process limit, or by itself)"}
+            message = f"the process was killed by {name}{why.get(name, '')}"
+        else:
+            message = f"the process exited with code {os.WEXITSTATUS(status)}"
+        doing = "while importing the module" if importing else "before finishing its cases"
+        return fail("crash", f"{message} {doing}")
+
+    def kill(self, pid: int) -> None:
+        for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+            try:
+                target()
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def cleanup(self, pid: int) -> None:
+        """Kill the child and everything it started, and reap them."""
+        self.kill(pid)
+        if self.kill_all:
+            # Every other process this uid may signal belongs to this sandbox (unique uid or own
+            # pid namespace): kill(-1) reaches them all, never ourselves.
+            for _ in range(50):
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    break
+                reap()
+                time.sleep(0.01)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        reap()
+
+
+def child_main(supervisor: Supervisor, task: dict, cases: list[dict], result_w: int, log_w: int,
+               time_left: float) -> None:
+    """In the forked child: import the student's module and run the cases, streaming results."""
+    os.setpgid(0, 0)
+    os.dup2(log_w, 1)
+    os.dup2(log_w, 2)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.closerange(3, result_w)
+    os.closerange(result_w + 1, 1024)
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(number, signal.SIG_DFL)
+    seconds = int(time_left) + 2
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard == resource.RLIM_INFINITY or hard > seconds + 1:
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+    submitted = supervisor.submitted
+
+    def out(header: dict, payload: bytes = b"") -> None:
+        send(result_w, header, payload)
+
+    def finish() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - the student may have replaced them
+                pass
+        os._exit(0)
+
+    os.chdir(supervisor.args.workdir)
+    module = task["module"]
+    try:
+        importlib.import_module(module)
+    except BaseException as exc:  # noqa: BLE001 - anything at import costs this task only
+        out({"type": "import_error", "kind": "not_implemented" if is_stub(exc) else "import",
+             "message": f"importing {module}.py failed: {describe_exception(exc, submitted)}"})
+        finish()
+    out({"type": "imported"})
+    import numpy as np
+
+    loaded: dict[str, dict] = {}
+    for case in cases:
+        out({"type": "case_begin", "case": case["id"]})
+        try:
+            if case["module"] not in loaded:
+                cases_module = importlib.import_module(f"tests.cases_{case['module']}")
+                loaded[case["module"]] = {item.name: item for item in cases_module.CASES}
+            runner = loaded[case["module"]][case["name"]]
+            path = os.path.join(supervisor.request.get("inputs_dir", "."), os.path.basename(case["inputs"]))
+            with np.load(path, allow_pickle=False) as stored:
+                inputs = {key: stored[key] for key in stored.files}
+        except BaseException as exc:  # noqa: BLE001
+            out({"type": "case", "case": case["id"], "status": "error", "kind": "setup",
+                 "message": f"could not prepare the case: {describe_exception(exc, submitted)}"})
+            continue
+        start = time.perf_counter()
+        try:
+            outputs = runner.run(inputs)
+            if not isinstance(outputs, dict):
+                raise TypeError(f"the case returned {type(outputs).__name__}, not a dict of arrays")
+            arrays, chunks = [], []
+            for key, value in outputs.items():
+                try:
+                    data = npy_bytes(value)
+                except BaseException as exc:  # noqa: BLE001
+                    raise TypeError(f"output {key!r} {exc}") from None
+                arrays.append([str(key), len(data)])
+                chunks.append(data)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt included
+            kind = "not_implemented" if is_stub(exc) else "exception"
+            out({"type": "case", "case": case["id"], "status": "error", "kind": kind,
+                 "message": describe_exception(exc, submitted)})
+            continue
+        out({"type": "case", "case": case["id"], "status": "ok", "arrays": arrays,
+             "seconds": round(time.perf_counter() - start, 4)}, b"".join(chunks))
+    out({"type": "finished"})
+    finish()
+
+
+def student_main(args) -> int:
+    with open(args.request) as handle:
+        request = json.load(handle)
+    set_limits(request.get("limits", {}), dropping=args.uid is not None and os.geteuid() == 0)
+    drop_privileges(args.uid, args.gid)
+    os.umask(0o077)
+    for path in args.syspath or []:
+        if path not in sys.path:
+            sys.path.append(path)
+    sys.path.insert(0, args.handout)
+    preloaded = []
+    for name in request.get("preload", ["numpy"]):
+        try:
+            importlib.import_module(name)
+            preloaded.append(name)
+        except Exception:  # noqa: BLE001 - a missing optional library is reported, not fatal
+            pass
+    if os.getpid() != 1:
+        become_subreaper()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    send(args.channel, {"type": "hello", "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(),
+                        "pid": os.getpid(), "preloaded": preloaded, "python": sys.version.split()[0],
+                        **capability_status()})
+    Supervisor(args, request).run()
+    return 0
+
+
+# ---- reference mode (trusted) -------------------------------------------------------------------
+
+
+def hidden_seed(secret: int, case_id: str) -> int:
+    """The seed of a hidden case: derived from the run's secret, so unknowable without it."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{secret}/{case_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def reference_main(args) -> int:
+    """List the cases of the graded tasks, draw their inputs and compute the expected outputs.
+
+    Public inputs come from each case's own seed; each public case also gets ``hidden_per_case``
+    hidden variants whose seeds derive from the run's secret. Writes ``<n>.in.npz`` and
+    ``<n>.out.npz`` per case and ``summary.json`` listing them (errors included).
+    """
+    import numpy as np
+
+    sys.path.insert(0, args.handout)
+    os.chdir(args.handout)
+    with open(args.request) as handle:
+        request = json.load(handle)
+    tasks = set(request["tasks"])
+    secret = int(request["secret"])
+    summary = []
+    for module in request["modules"]:
+        try:
+            cases = importlib.import_module(f"tests.cases_{module}").CASES
+        except Exception as exc:  # noqa: BLE001 - reported to the instructor
+            summary.append({"id": f"{module}/*", "module": module, "status": "error",
+                            "message": f"tests/cases_{module}.py: {describe_exception(exc, ())}"})
+            continue
+        for runner in cases:
+            if runner.task not in tasks:
+                continue
+            base = f"{module}/{runner.name}"
+            variants = [(base, None)] + [(f"{base}#hidden{k + 1}", hidden_seed(secret, f"{base}#hidden{k + 1}"))
+                                         for k in range(int(request["hidden_per_case"]))]
+            for case_id, seed in variants:
+                entry = {"id": case_id, "module": module, "name": runner.name, "task": runner.task,
+                         "hidden": seed is not None}
+                try:
+                    inputs = runner.public_inputs() if seed is None else runner.hidden_inputs(seed)
+                    inputs = {key: np.asarray(value) for key, value in inputs.items()}
+                    stem = os.path.join(args.out, f"{len(summary):05d}")
+                    np.savez(stem + ".in.npz", **inputs)
+                    outputs = runner.run({key: value.copy() for key, value in inputs.items()})
+                    np.savez(stem + ".out.npz", **{key: np.asarray(value) for key, value in outputs.items()})
+                    entry.update(status="ok", inputs=stem + ".in.npz", expected=stem + ".out.npz",
+                                 rtol=float(runner.rtol), atol=float(runner.atol))
+                except Exception as exc:  # noqa: BLE001 - reported to the instructor, case dropped
+                    entry.update(status="error", message=describe_exception(exc, ()))
+                summary.append(entry)
+    with open(os.path.join(args.out, "summary.json"), "w") as handle:
+        json.dump(summary, handle)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="autograder worker (run by the grader)")
+    parser.add_argument("mode", choices=["student", "reference"])
+    parser.add_argument("--handout", required=True)
+    parser.add_argument("--request", required=True)
+    parser.add_argument("--channel", type=int, default=1)
+    parser.add_argument("--workdir", default=".")
+    parser.add_argument("--out", default=".")
+    parser.add_argument("--uid", type=int)
+    parser.add_argument("--gid", type=int)
+    parser.add_argument("--kill-scope", choices=["all", "group"], default="group")
+    parser.add_argument("--syspath", action="append")
+    args = parser.parse_args(argv)
+    if args.mode == "reference":
+        return reference_main(args)
+    return student_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

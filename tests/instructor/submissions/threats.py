@@ -1,0 +1,383 @@
+"""Threat fixtures: submissions that break, cheat or attack, made from the reference solution.
+
+Each :class:`Threat` is one attack from the autograder issue. :func:`make` writes it as a
+submission folder: the kit's submitted files with their solution blocks kept (a correct
+submission), except that
+
+* ``scope="call"`` replaces the solution block(s) of the target task with the threat's code, so
+  the attack runs when the graded function is called;
+* ``scope="import"`` appends the code to the target file, so it runs when the file is imported;
+* ``scope="file"`` submits the handout's stub of the target file, plus the planted files of a
+  stored folder under ``static/`` (each stored as ``<name>.fixture`` so that no tool picks them
+  up here).
+
+Every threat touches only the target file (and, for ``call``, only the target task): a correct
+grader gives the other tasks full marks and the touched ones none, with a message containing
+``expect``. The same threats run on the fake kit (fast) and on cscd84-a4 (end to end).
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from instructor.blocks import PY_BEGIN, PY_END, strip_python
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+
+# What an attacker would look for: the instructor's solution and reference values, the
+# grader's private folders, the Gradescope source and results, the grader's process.
+READ_ATTACK = '''
+import os
+found = []
+for path in SECRETS + ["/etc/shadow", "/autograder/source", "/autograder/results/results.json"]:
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            with open(path, "rb") as handle:
+                handle.read(16)
+        found.append(path)
+    except OSError:
+        pass
+for top in ["/", "/tmp", "/var/tmp", "/sandbox", "/root", "/home", "/work", "/autograder", "/dev/shm"]:
+    for folder, dirs, files in os.walk(top):
+        depth = folder.count("/")
+        dirs[:] = [d for d in dirs if depth < 4 and d not in ("proc", "sys", "dev", "usr", "lib", "site-packages")]
+        for name in files + dirs:
+            if name.endswith(".out.npz") or name.startswith(("grade-private", "reference-values")):
+                found.append(os.path.join(folder, name))
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                command = handle.read()
+        except OSError:
+            continue
+        if b"instructor" in command or b"reference" in command:
+            found.append(f"/proc/{pid}/cmdline")
+raise RuntimeError(f"found: {found}")
+'''
+
+WRITE_ATTACK = '''
+import os
+targets = SECRETS_WRITE + ["/autograder/results/results.json", os.path.join(os.path.dirname(__file__), "PWNED"),
+                           "/sandbox/inputs/PWNED", "/sandbox/PWNED", "/PWNED", "/usr/PWNED"]
+wrote = []
+for path in targets:
+    try:
+        with open(path, "w") as handle:
+            handle.write('{"score": 1000}')
+        wrote.append(path)
+    except OSError:
+        pass
+raise RuntimeError(f"wrote: {wrote}")
+'''
+
+SOCKET_ATTACK = '''
+import builtins
+network = getattr(builtins, "__imp" + "ort__")("soc" + "ket")
+reached = []
+for host in [("1.1.1.1", 80), ("127.0.0.1", 22), ("8.8.8.8", 53)]:
+    try:
+        connection = network.create_connection(host, timeout=1)
+        connection.close()
+        reached.append(host)
+    except OSError:
+        pass
+raise RuntimeError(f"reached: {reached}")
+'''
+
+PATCH_EVERYTHING = '''
+import builtins
+import numpy
+import numpy.testing
+numpy.allclose = lambda *args, **kwargs: True
+numpy.isclose = lambda a, b, *args, **kwargs: numpy.ones(numpy.broadcast(a, b).shape, dtype=bool)
+numpy.array_equal = lambda *args, **kwargs: True
+numpy.testing.assert_allclose = lambda *args, **kwargs: None
+numpy.isfinite = lambda x, *args, **kwargs: numpy.ones(numpy.shape(x), dtype=bool)
+builtins.abs = lambda x: 0
+builtins.max = lambda *args, **kwargs: 0
+builtins.isinstance = lambda *args: True
+import sys
+torch = sys.modules.get("torch")
+if torch is not None:
+    torch.allclose = lambda *args, **kwargs: True
+    torch.equal = lambda *args, **kwargs: True
+'''
+
+LIAR = '''
+import numpy as np
+
+
+class _Liar(np.ndarray):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return True
+
+    def __array__(self, dtype=None, copy=None):
+        return np.zeros(self.shape, dtype=dtype or float)
+
+    def __float__(self):
+        return 0.0
+
+
+shape = np.shape(LIAR_SHAPE_SOURCE)
+return np.zeros(shape).view(_Liar)
+'''
+
+STACK_PEEK = '''
+import sys
+frame = sys._getframe(1)
+loot = None
+while frame is not None:
+    for name, value in frame.f_locals.items():
+        if name in ("expected", "want", "reference", "outputs", "stored") and value is not None:
+            loot = value
+    frame = frame.f_back
+if loot is None:
+    raise RuntimeError("no expected value on the stack")
+return loot
+'''
+
+FORK_BOMB = '''
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+'''
+
+MEMORY_BOMB = '''
+blobs = []
+while True:
+    blobs.append(bytearray(1 << 28))
+'''
+
+NUMPY_MEMORY_BOMB = '''
+import numpy as np
+blocks = []
+while True:
+    blocks.append(np.ones(1 << 27))
+'''
+
+PRINT_FLOOD = '''
+import sys
+chunk = "x" * (1 << 20) + "\\n"
+while True:
+    sys.stdout.write(chunk)
+'''
+
+
+@dataclass(frozen=True)
+class Threat:
+    name: str
+    what: str  # the attack, in the issue's words
+    code: str = ""
+    scope: str = "call"  # "call", "import" or "file"
+    static: str = ""  # folder under static/ whose files are added to the submission
+    expect: str = ""  # a substring of the touched task's message ("a|b": either)
+    symlink: bool = False  # submit the target file as a symbolic link to the reference solution
+    slow: bool = False  # uses a whole time limit
+    policy: bool = False  # refused by the import policy: costs every task of the file
+    extra: dict = field(default_factory=dict)
+
+
+THREATS = [
+    Threat("syntax_error", "syntax error", "def broken(:\n    pass\n", scope="import", expect="syntax error"),
+    Threat("missing_function", "missing function", scope="file", expect="",
+           extra={"rename": True}),
+    Threat("changed_signature", "changed signature", "def _unused():\n    pass\n", scope="call",
+           expect="", extra={"signature": True}),
+    Threat("exception", "exception", "raise ValueError('the student code failed')\n", expect="ValueError"),
+    Threat("wrong_shape", "wrong shape", "import numpy\nreturn numpy.zeros((1, 2, 3, 4, 5))\n", expect=""),
+    Threat("wrong_dtype", "wrong dtype", "import numpy\nreturn numpy.array(['not', 'numbers'])\n", expect=""),
+    Threat("complex_dtype", "wrong dtype (complex)", "import numpy\nreturn numpy.zeros(3) + 1j\n", expect=""),
+    Threat("nan", "NaN/inf", "import numpy\nreturn numpy.full((2, 3), numpy.nan)\n", expect=""),
+    Threat("inf", "NaN/inf", "import numpy\nreturn numpy.full((2, 3), numpy.inf)\n", expect=""),
+    Threat("infinite_loop", "infinite loop", "while True:\n    pass\n", expect="timed out", slow=True),
+    Threat("sleep_at_import", "time.sleep", "import time\ntime.sleep(10000)\n", scope="import",
+           expect="timed out", slow=True),
+    Threat("sys_exit_import", "sys.exit(0) at import", "import sys\nsys.exit(0)\n", scope="import", expect="SystemExit"),
+    Threat("sys_exit_call", "sys.exit(0) at call", "import sys\nsys.exit(0)\n", expect="SystemExit"),
+    Threat("os_exit_import", "os._exit(0) at import", "import os\nos._exit(0)\n", scope="import", expect="exited"),
+    Threat("os_exit_call", "os._exit(0) at call", "import os\nos._exit(0)\n", expect="exited"),
+    Threat("kill_parent_import", "os.kill of the parent at import",
+           "import os\nos.kill(os.getppid(), 9)\nos.kill(1, 9)\nos.kill(-1, 9)\n", scope="import", expect="",
+           extra={"stub_target": True}),
+    Threat("kill_parent_call", "os.kill of the parent at call",
+           "import os\nos.kill(os.getppid(), 9)\nos.kill(1, 9)\nos.kill(-1, 9)\nraise RuntimeError('still here')\n",
+           expect=""),
+    Threat("fork_bomb", "fork bomb", FORK_BOMB, expect="", slow=True),
+    Threat("memory_bomb", "memory bomb", MEMORY_BOMB, expect="MemoryError|timed out|memory"),
+    Threat("numpy_memory_bomb", "memory bomb (NumPy)", NUMPY_MEMORY_BOMB, expect="MemoryError|timed out|memory"),
+    Threat("print_flood", "printing gigabytes", PRINT_FLOOD, expect="printed more than"),
+    Threat("read_secrets", "reading the reference solution, hidden cases or files outside the sandbox",
+           READ_ATTACK, expect="found: []"),
+    Threat("write_outside", "writing a results file or anything outside its work folder", WRITE_ATTACK,
+           expect="wrote: []"),
+    Threat("socket", "opening a socket", SOCKET_ATTACK, expect="reached: []"),
+    Threat("socket_import", "opening a socket (plain import)", "import socket\nsocket.create_connection(('1.1.1.1', 80))\n",
+           expect="not allowed", policy=True),
+    Threat("monkeypatch", "monkeypatching numpy, torch or builtins comparison functions",
+           PATCH_EVERYTHING + "import numpy as np\nreturn np.zeros((2, 3))\n", expect=""),
+    Threat("monkeypatch_import", "monkeypatching at import", PATCH_EVERYTHING, scope="import", expect="",
+           extra={"stub_target": True}),
+    Threat("lying_array", "returning objects whose __eq__ / __array__ lie", LIAR, expect=""),
+    Threat("stack_peek", "reading an expected value from a caller's stack frame", STACK_PEEK, expect=""),
+    Threat("planted_files", "a conftest.py, sitecustomize.py or .pth file in the submission", scope="file",
+           static="planted_files", expect="not implemented"),
+    Threat("pytest_skip", "pytest.skip", "import pytest\npytest.skip('nothing to see')\n", expect="not allowed",
+           policy=True),
+    Threat("pytest_exit", "pytest.exit", "import pytest\npytest.exit('done', returncode=0)\n", scope="import",
+           expect="not allowed", policy=True),
+    Threat("forged_reports", "a forged JUnit/JSON report", scope="file", static="forged_reports",
+           expect="not implemented"),
+    Threat("replaced_handout", "replacing handout files that are not the student's to submit", scope="file",
+           static="replaced_handout", expect="not implemented"),
+    Threat("symlink_to_reference", "a submitted file that is a link to the reference solution", scope="file",
+           symlink=True, expect="not implemented"),
+]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where threats aim in one kit."""
+
+    file: str  # the submitted file attacked
+    task: str  # the task whose block ``call`` threats replace
+    file_tasks: tuple[str, ...]  # every task of that file (what import/file threats touch)
+    sources: dict  # submitted file -> its source with solution blocks
+    stubs: dict  # submitted file -> the handout's stub version
+    reference_file: Path  # the reference solution's copy of the target file (for the link threat)
+    secrets: tuple[str, ...] = ()  # paths a leaky sandbox would let the attack read
+    liar_shape_source: str = "q"  # an input of the target function whose shape the liar copies
+
+    def expected_message(self, threat: Threat, message: str) -> bool:
+        return any(option in message for option in threat.expect.split("|"))
+
+    def touched(self, threat: Threat) -> tuple[str, ...]:
+        return (self.task,) if threat.scope == "call" and not threat.policy else self.file_tasks
+
+
+def replace_block(source: str, task: str, code: str) -> str:
+    """Put ``code`` (indented like the block) in place of every solution block of ``task``."""
+    out, inside = [], False
+    for line in source.splitlines(keepends=True):
+        begin = PY_BEGIN.match(line)
+        if begin and begin["task"] == task:
+            inside = True
+            out.append(line)
+            out.append(textwrap.indent(textwrap.dedent(code).strip("\n") + "\n", begin["indent"]))
+            continue
+        if inside and PY_END.match(line):
+            inside = False
+        if not inside:
+            out.append(line)
+    return "".join(out)
+
+
+def solution(source: str, file: str) -> str:
+    """The source with every solution block kept and the markers removed."""
+    from instructor.blocks import PY_BEGIN as begin
+
+    tasks = frozenset(m["task"] for line in source.splitlines() if (m := begin.match(line)))
+    return strip_python(source, file, keep=tasks).text
+
+
+def make(threat: Threat, target: Target, dest: Path) -> Path:
+    """Write one threat's submission folder (the correct files plus the attack) into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for file, source in target.sources.items():
+        text = solution(source, file)
+        if file == target.file:
+            code = threat.code.replace("SECRETS_WRITE", repr([s + ".PWNED" for s in target.secrets]))
+            code = code.replace("SECRETS", repr(list(target.secrets)))
+            code = code.replace("LIAR_SHAPE_SOURCE", target.liar_shape_source)
+            if threat.scope == "call":
+                marked = replace_block(source, target.task, code)
+                if threat.extra.get("signature"):
+                    marked = _change_signature(marked, target.task)
+                text = solution(marked, file)
+            elif threat.scope == "import":
+                base = target.stubs[file] if threat.extra.get("stub_target") else text
+                text = base + "\n\n" + code
+            elif threat.extra.get("rename"):
+                text = _rename_definitions(text)
+            else:
+                text = target.stubs[file]
+        path = dest / file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if threat.symlink and file == target.file:
+            path.symlink_to(target.reference_file)
+        else:
+            path.write_text(text)
+    if threat.static:
+        for stored in sorted((HERE / "static" / threat.static).rglob("*.fixture")):
+            relative = stored.relative_to(HERE / "static" / threat.static).as_posix().removesuffix(".fixture")
+            (dest / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(stored, dest / relative)
+    return dest
+
+
+def _rename_definitions(text: str) -> str:
+    """Every top-level def/class renamed: the graded names are missing."""
+    import re
+
+    return re.sub(r"^(def|class) (\w+)", r"\1 \2_renamed", text, flags=re.M)
+
+
+def _change_signature(source: str, task: str) -> str:
+    """Drop the parameters of the function that holds the task's block (keeps ``self``)."""
+    import re
+
+    lines = source.splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if (m := PY_BEGIN.match(line)) and m["task"] == task)
+    for back in range(index, -1, -1):
+        match = re.match(r"^(\s*)def (\w+)\((self)?", lines[back])
+        if match:
+            end = back
+            while not lines[end].rstrip().endswith(":"):
+                end += 1
+            first = f"{match[1]}def {match[2]}({'self' if match[3] else ''}):\n"
+            lines[back:end + 1] = [first]
+            return "".join(lines)
+    raise ValueError(f"no function around the block of {task}")
+
+
+def cscd84_target() -> Target:
+    """cscd84-a4: attacks aim at the NumPy attention (2 points, no other task depends on it)."""
+    from instructor.blocks import strip_python as strip
+
+    sources = {name: (ROOT / name).read_text() for name in ("train.py", "np_attention.py", "vit.py")}
+    stubs = {name: strip(text, name).text for name, text in sources.items()}
+    return Target(
+        file="np_attention.py", task="multi_head_attention", file_tasks=("multi_head_attention",),
+        sources=sources, stubs=stubs, reference_file=ROOT / "np_attention.py",
+        secrets=(str(ROOT / "np_attention.py"), str(ROOT / "tests" / "reference" / "np_attention.npz"),
+                 str(ROOT / "instructor" / "grade.py"), str(ROOT)),
+    )
+
+
+def fake_target(reference: Path) -> Target:
+    """The fake kit: attacks aim at ``add`` in alpha.py (which also holds ``scale``)."""
+    from tests.instructor.submissions import fake_kit
+
+    sources = {name: fake_kit.source_with_markers(name) for name in ("alpha.py", "beta.py")}
+    stubs = {name: strip_python(text, name).text for name, text in sources.items()}
+    return Target(
+        file="alpha.py", task="add", file_tasks=("add", "scale"), sources=sources, stubs=stubs,
+        reference_file=reference / "alpha.py",
+        secrets=(str(reference / "alpha.py"), str(reference), str(ROOT / "np_attention.py")),
+        liar_shape_source="a",
+    )

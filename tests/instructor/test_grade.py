@@ -1,0 +1,345 @@
+"""Unit tests of the autograder's parts that need no sandbox: policy, submissions, comparison,
+wire format, reports and the sandbox's command line. Each runs in milliseconds."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from instructor import grade, policy, sandbox, worker
+from instructor.manifest import Manifest, Task
+
+KIT = frozenset({"train", "vit", "mlp", "tests"})
+ALLOWED = frozenset({"numpy", "torch"})
+
+
+# ---- policy -------------------------------------------------------------------------------------
+
+
+def violations(source: str, allowed=ALLOWED) -> list[str]:
+    return [v.message for v in policy.check_source("sub.py", source, allowed=allowed, kit_modules=KIT)]
+
+
+def test_policy_accepts_stdlib_allowed_and_kit_modules():
+    source = "import math, os\nimport numpy as np\nfrom torch import nn\nfrom mlp import MLP\nimport tests.harness\n"
+    assert violations(source) == []
+
+
+@pytest.mark.parametrize("line, words", [
+    ("import scipy", "'scipy' is not allowed"),
+    ("from sklearn.linear_model import Ridge", "'sklearn.linear_model' is not allowed"),
+    ("import socket", "'socket' is not allowed in graded code"),
+    ("import subprocess", "'subprocess' is not allowed"),
+    ("from ctypes import CDLL", "'ctypes' is not allowed"),
+    ("import importlib", "'importlib' is not allowed"),
+    ("from . import train", "relative imports"),
+    ("x = __import__('os')", "__import__() is not allowed"),
+    ("exec('print(1)')", "exec() is not allowed"),
+    ("eval('1')", "eval() is not allowed"),
+    ("b = __builtins__", "__builtins__ is not allowed"),
+    ("def f():\n    import pytest\n", "'pytest' is not allowed"),
+])
+def test_policy_refuses(line, words):
+    found = violations(line)
+    assert found and words in found[0], found
+
+
+def test_policy_reports_a_syntax_error_with_its_line():
+    found = policy.check_source("train.py", "x = 1\ndef broken(:\n", allowed=ALLOWED, kit_modules=KIT)
+    assert len(found) == 1 and found[0].line == 2 and "syntax error" in found[0].message
+    assert str(found[0]).startswith("train.py, line 2:")
+
+
+def test_policy_allows_what_the_handout_file_itself_imports():
+    manifest = Manifest(id="x", title="", allowed_imports=("numpy",))
+    allowed = policy.allowed_for(manifest, "train.py", "def loop():\n    from tqdm import tqdm\n")
+    assert "tqdm" in allowed and "numpy" in allowed
+    assert violations("from tqdm import tqdm", allowed) == []
+
+
+def test_policy_per_file_override_from_the_manifest():
+    manifest = Manifest(id="x", title="", allowed_imports=("numpy", "torch"),
+                        extra={"policy": {"np_attention.py": {"allowed_imports": ["numpy"]}}})
+    assert policy.allowed_for(manifest, "np_attention.py") == frozenset({"numpy"})
+    assert "torch" in policy.allowed_for(manifest, "vit.py")
+
+
+def test_kit_modules_from_handout_files():
+    assert policy.kit_modules(["train.py", "tests/harness.py", "README.md"]) == frozenset({"train", "tests"})
+
+
+# ---- collecting a submission --------------------------------------------------------------------
+
+WANTED = ("train.py", "vit.py")
+
+
+def test_collect_folder_takes_only_the_submitted_files(tmp_path):
+    (tmp_path / "train.py").write_text("A = 1\n")
+    (tmp_path / "conftest.py").write_text("raise SystemExit\n")
+    nested = tmp_path / "my project" / "src"
+    nested.mkdir(parents=True)
+    (nested / "vit.py").write_text("B = 2\n")
+    found = grade.collect(tmp_path, WANTED)
+    assert found.files == {"train.py": b"A = 1\n", "vit.py": b"B = 2\n"}
+    assert found.notes == []
+
+
+def test_collect_refuses_links_and_reports_missing_files(tmp_path):
+    secret = tmp_path / "secret.py"
+    secret.write_text("SOLUTION = 1\n")
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "train.py").symlink_to(secret)
+    found = grade.collect(submission, WANTED)
+    assert found.files == {}
+    assert any("symbolic link" in note for note in found.notes)
+    assert any("vit.py was not submitted" in note for note in found.notes)
+
+
+def test_collect_refuses_huge_files(tmp_path):
+    (tmp_path / "train.py").write_bytes(b"#" * (grade.MAX_FILE_BYTES + 1))
+    found = grade.collect(tmp_path, WANTED)
+    assert "train.py" not in found.files and any("larger than" in note for note in found.notes)
+
+
+def test_collect_zip_ignores_traversal_and_mac_metadata(tmp_path):
+    path = tmp_path / "sub.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("../../train.py", "EVIL = 1\n")
+        archive.writestr("__MACOSX/hw/._vit.py", "junk")
+        archive.writestr("hw/train.py", "A = 1\n")
+        archive.writestr("hw/vit.py", "B = 2\n")
+        link = zipfile.ZipInfo("hw2/vit.py")
+        link.external_attr = (0o120777) << 16
+        archive.writestr(link, "/etc/passwd")
+    found = grade.collect(path, WANTED)
+    assert found.files == {"train.py": b"A = 1\n", "vit.py": b"B = 2\n"}
+
+
+def test_collect_something_that_is_not_a_submission(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    found = grade.collect(path, WANTED)
+    assert found.files == {} and "neither a folder nor a zip" in found.notes[0]
+
+
+# ---- comparing a case ---------------------------------------------------------------------------
+
+
+def npy(array) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=True)
+    return buffer.getvalue()
+
+
+EXPECTED = {"out": np.array([[1.0, 2.0], [3.0, 4.0]]), "loss": np.array(0.5)}
+
+
+def check(arrays, hidden=False, expected=EXPECTED):
+    return grade.compare_case(arrays, expected, rtol=1e-4, atol=1e-6, hidden=hidden)
+
+
+def test_compare_accepts_values_within_tolerance_and_other_float_widths():
+    assert check({"out": npy(EXPECTED["out"].astype(np.float32)), "loss": npy(0.50000001), "extra": npy(1)}) == ""
+
+
+@pytest.mark.parametrize("arrays, words", [
+    ({"out": npy(EXPECTED["out"])}, "'loss' is missing"),
+    ({"out": npy(EXPECTED["out"].ravel()), "loss": npy(0.5)}, "has shape (4,), expected (2, 2)"),
+    ({"out": npy(np.full((2, 2), np.nan)), "loss": npy(0.5)}, "NaN or inf"),
+    ({"out": npy(EXPECTED["out"]), "loss": npy(np.inf)}, "NaN or inf"),
+    ({"out": npy(EXPECTED["out"].astype(int)), "loss": npy(0.5)}, "dtype int64"),
+    ({"out": npy(np.array(["a", "b"])), "loss": npy(0.5)}, "not a real numeric array"),
+    ({"out": npy(np.array([object()], dtype=object)), "loss": npy(0.5)}, "could not be read"),
+    ({"out": npy(EXPECTED["out"] + 1j), "loss": npy(0.5)}, "not a real numeric array"),
+    ({"out": b"garbage", "loss": npy(0.5)}, "could not be read"),
+    ({"out": npy(EXPECTED["out"] * 1.01), "loss": npy(0.5)}, "differs by up to 0.04"),
+])
+def test_compare_finds_what_is_wrong(arrays, words):
+    problem = check(arrays)
+    assert words in problem, problem
+
+
+def test_compare_hides_values_of_hidden_cases():
+    problem = check({"out": npy(EXPECTED["out"] * 2), "loss": npy(0.5)}, hidden=True)
+    assert "differs from the reference" in problem and "expected" not in problem
+
+
+def test_compare_expected_non_finite_entries_must_match():
+    expected = {"logp": np.array([-np.inf, 0.0])}
+    assert check({"logp": npy([-np.inf, 0.0])}, expected=expected) == ""
+    assert "non-finite" in check({"logp": npy([np.inf, 0.0])}, expected=expected)
+
+
+# ---- the wire format ----------------------------------------------------------------------------
+
+
+def test_frames_round_trip_in_pieces():
+    data = worker.encode_frame({"type": "case", "arrays": [["a", 3], ["b", 2]]}, b"xyzuv") + worker.encode_frame({"type": "done"})
+    reader = worker.FrameReader(max_payload=100)
+    frames = []
+    for i in range(len(data)):
+        frames += reader.feed(data[i:i + 1])
+    assert [h["type"] for h, _ in frames] == ["case", "done"]
+    assert worker.split_arrays(*frames[0]) == {"a": b"xyz", "b": b"uv"}
+
+
+@pytest.mark.parametrize("data", [
+    worker.PREFIX.pack(1 << 20, 0),  # header too large
+    worker.PREFIX.pack(2, 10 ** 9),  # payload above the limit
+    worker.PREFIX.pack(3, 0) + b"{{{",  # not JSON
+    worker.PREFIX.pack(2, 0) + b"[]",  # not an object
+])
+def test_bad_frames_are_refused(data):
+    with pytest.raises(worker.ProtocolError):
+        worker.FrameReader(max_payload=1000).feed(data)
+
+
+@pytest.mark.parametrize("header, payload", [
+    ({"arrays": [["a", 5]]}, b"abc"),
+    ({"arrays": [["a", 1]]}, b"abc"),
+    ({"arrays": [["a", 1], ["a", 1]]}, b"ab"),
+    ({"arrays": "no"}, b""),
+    ({}, b""),
+])
+def test_array_lists_that_do_not_match_their_payload(header, payload):
+    with pytest.raises(worker.ProtocolError):
+        worker.split_arrays(header, payload)
+
+
+def test_worker_serialises_only_numeric_arrays():
+    assert np.lib.format.read_array(io.BytesIO(worker.npy_bytes(np.float32(2.5)))).shape == ()
+    with pytest.raises(TypeError):
+        worker.npy_bytes(np.array([object()]))
+    with pytest.raises(TypeError):
+        worker.npy_bytes(np.array(["x"]))
+
+
+def test_hidden_seeds_depend_on_the_secret_and_the_case():
+    seeds = {worker.hidden_seed(s, c) for s in (1, 2) for c in ("m/a#hidden1", "m/a#hidden2")}
+    assert len(seeds) == 4 and all(0 <= seed < 2 ** 63 for seed in seeds)
+
+
+# ---- reports ------------------------------------------------------------------------------------
+
+
+def a_result() -> grade.SubmissionResult:
+    tasks = [Task("alpha", "a.py", 2, "first"), Task("beta", "b.py", 1, "second")]
+    result = grade.SubmissionResult(name="alice", path="/x/alice", notes=["vit.py was not submitted"], seconds=3.2)
+    first = grade.TaskResult(tasks[0], [grade.CaseResult("m/a", False, True, "", "ok"),
+                                        grade.CaseResult("m/a#hidden1", True, False, "output 'x' differs", "wrong")])
+    second = grade.TaskResult(tasks[1], [grade.CaseResult("m/b", False, False, "b: not implemented yet", "not_implemented")])
+    result.tasks = [first, second]
+    return result
+
+
+def scored(result: grade.SubmissionResult) -> grade.SubmissionResult:
+    grader = object.__new__(grade.Grader)
+    grader.all_or_nothing = set()
+    for task in result.tasks:
+        grade.Grader._score(grader, task)
+    return result
+
+
+def test_scores_are_partial_per_case():
+    result = scored(a_result())
+    assert [t.score for t in result.tasks] == [1.0, 0.0]
+    assert result.tasks[1].message.startswith("not implemented")
+    assert "1/2 cases passed" in result.tasks[0].message and "hidden case" in result.tasks[0].message
+
+
+def test_all_or_nothing_tasks():
+    result = a_result()
+    grader = object.__new__(grade.Grader)
+    grader.all_or_nothing = {"alpha"}
+    grade.Grader._score(grader, result.tasks[0])
+    assert result.tasks[0].score == 0.0
+
+
+def test_gradescope_json_follows_the_schema():
+    data = grade.gradescope_json(scored(a_result()), ["sandbox: bubblewrap"])
+    json.dumps(data)
+    assert set(data) >= {"score", "execution_time", "output", "tests"}
+    assert data["score"] == 1.0 and "sandbox: bubblewrap" in data["output"]
+    for test in data["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
+        assert test["status"] in ("passed", "failed") and test["visibility"] == "visible"
+    assert "hidden 1 of m/a" in data["tests"][0]["output"]
+
+
+def test_failed_json_is_valid_gradescope():
+    data = grade.failed_json("no manifest")
+    assert data["score"] == 0 and data["tests"] == [] and data["output"] == "no manifest"
+
+
+def test_csv_gradebook(tmp_path):
+    result = scored(a_result())
+    path = tmp_path / "book.csv"
+    grade.write_csv(path, [result], [task.task for task in result.tasks])
+    rows = path.read_text().splitlines()
+    assert rows[0] == "submission,score,max_score,alpha,beta,seconds,notes"
+    assert rows[1].startswith("alice,1,3,1,0,3.2,")
+
+
+def test_table_lists_every_task():
+    text = grade.table(scored(a_result()))
+    assert "alice: 1 / 3 points" in text and "alpha" in text and "beta" in text
+
+
+# ---- the sandbox's command line -----------------------------------------------------------------
+
+
+def test_python_paths_never_include_the_instructor_files():
+    from instructor import ROOT
+
+    for path in sandbox.python_paths():
+        assert not (path + "/").startswith(str(ROOT.resolve()) + "/"), path
+
+
+def test_bwrap_command_isolates_the_worker(tmp_path):
+    mode = sandbox.Mode("bwrap", drop=True, python_paths=sandbox.python_paths())
+    launch = sandbox.build_launch(mode, handout=tmp_path / "h", inputs=tmp_path / "i", request=tmp_path / "r.json",
+                                  work=tmp_path / "w", uid=2_000_000_007, channel=5, limits=sandbox.Limits())
+    argv = launch.argv
+    for flag in ("--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--as-pid-1", "--clearenv"):
+        assert flag in argv
+    pairs = list(zip(argv, argv[1:], argv[2:]))
+    assert ("--ro-bind", str(tmp_path / "h"), "/sandbox/handout") in pairs
+    assert ("--ro-bind", str(tmp_path / "i"), "/sandbox/inputs") in pairs
+    binds = [b for flag, b, _ in pairs if flag in ("--bind", "--ro-bind")]
+    assert not any(b.startswith(str(tmp_path / "w")) for b in binds), "the work folder is a tmpfs, not a host folder"
+    assert not any(flag == "--bind" for flag, _, _ in pairs), "nothing of the host is writable"
+    tail = argv[argv.index("--") + 1:]
+    assert tail[1:3] == ["-I", "-B"] and "--uid" in tail and "2000000007" in tail and "--kill-scope" in tail
+
+
+def test_fallback_command_and_notes(tmp_path):
+    mode = sandbox.Mode("subprocess", drop=False, notes=["WARNING: x"], namespaces=False)
+    launch = sandbox.build_launch(mode, handout=tmp_path, inputs=tmp_path, request=tmp_path / "r.json", work=tmp_path,
+                                  uid=None, channel=5, limits=sandbox.Limits())
+    assert launch.argv[1:3] == ["-I", "-B"] and "group" in launch.argv
+    assert "NONE" in mode.summary() and not mode.kill_all
+
+
+def test_python_binds_create_readable_parents():
+    args = sandbox._python_binds(("/opt/private/python", "/usr/lib/python3"))
+    assert args[:6] == ["--perms", "0755", "--dir", "/opt", "--perms", "0755"]
+    assert args[-3:] == ["--ro-bind", "/opt/private/python", "/opt/private/python"]
+    assert "/usr/lib/python3" not in args  # already under the bound /usr
+
+
+def test_world_accessible(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "f").write_text("x")
+    os.chmod(tmp_path, 0o755)
+    assert not sandbox._world_accessible(str(private / "f"))
+    os.chmod(private, 0o755)
+    os.chmod(private / "f", 0o644)
+    assert sandbox._world_accessible(str(private / "f")) == all(
+        os.stat(p).st_mode & 0o001 for p in (private / "f").parents)
