@@ -280,6 +280,9 @@ class Grader:
         options = grading_options(manifest)
         self.hidden_per_case = options.get("hidden_per_case", HIDDEN_PER_CASE) if hidden_per_case is None else hidden_per_case
         self.all_or_nothing = set(options.get("all_or_nothing", ()))
+        self.credit = options.get("credit", "group")
+        if self.credit not in ("group", "case"):
+            raise SystemExit(f"{manifest.id}: [grading] credit must be 'group' or 'case', not {self.credit!r}")
         graded = [task for task in manifest.tasks if not task.provided]
         if tasks:
             unknown = sorted(set(tasks) - {task.id for task in graded})
@@ -356,11 +359,19 @@ class Grader:
         return result.stdout + result.stderr
 
     def _preload(self) -> list[str]:
-        """Heavy allowed libraries the handout imports: the worker imports them once, before forking."""
+        """Allowed libraries the graded modules and their cases import at top level, followed
+        through the kit's own modules: the worker imports them once, before forking per task."""
         import ast
 
         found = {"numpy"}
-        for path in sorted(self.handout.glob("*.py")) + sorted(self.handout.glob("tests/cases_*.py")):
+        todo = sorted({task.file for task in self.tasks} | {f"tests/cases_{m}.py" for m in case_modules(self.manifest)})
+        seen: set[str] = set()
+        while todo:
+            name = todo.pop()
+            path = self.handout / name
+            if name in seen or not path.is_file():
+                continue
+            seen.add(name)
             try:
                 tree = ast.parse(path.read_text())
             except (SyntaxError, UnicodeDecodeError):
@@ -371,7 +382,14 @@ class Grader:
                     names = [alias.name for alias in node.names]
                 elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                     names = [node.module]
-                found.update(name for name in names if name.split(".")[0] in self.manifest.allowed_imports)
+                for module in names:
+                    top = module.split(".")[0]
+                    if top in self.manifest.allowed_imports:
+                        found.add(module)
+                    elif (self.handout / f"{top}.py").is_file():
+                        todo.append(f"{top}.py")
+                    elif (self.handout / module.replace(".", "/")).with_suffix(".py").is_file():
+                        todo.append(module.replace(".", "/") + ".py")
         return sorted(found, key=lambda name: (name.count("."), name))
 
     # -- one submission --
@@ -534,27 +552,39 @@ class Grader:
                 reported.add(case.id)
 
     def _score(self, task_result: TaskResult) -> None:
+        """Points for one task from its cases.
+
+        A *check* is a public case together with its hidden variants (same code, other inputs). By
+        default a check earns its share of the task's points only when all its variants pass, so
+        hard-coding the public reference values earns nothing; ``[grading] credit = "case"`` gives
+        credit per case instead, and tasks listed in ``all_or_nothing`` need every check.
+        """
         cases = task_result.cases
         if not cases:
             task_result.score = 0.0
             task_result.message = "not graded: this task has no cases (instructor: check tests/cases_*.py)"
             return
-        passed = sum(case.passed for case in cases)
-        fraction = passed / len(cases)
+        groups: dict[str, list[CaseResult]] = {}
+        for case in cases:
+            groups.setdefault(case.id.split("#")[0] if self.credit == "group" else case.id, []).append(case)
+        passed = sum(all(case.passed for case in group) for group in groups.values())
+        fraction = passed / len(groups)
         if task_result.task.id in self.all_or_nothing:
-            fraction = float(passed == len(cases))
+            fraction = float(passed == len(groups))
         task_result.score = round(task_result.task.points * fraction, 4)
-        if passed == len(cases):
-            task_result.message = f"all {len(cases)} cases passed"
+        unit = "checks" if self.credit == "group" else "cases"
+        if passed == len(groups):
+            task_result.message = f"all {len(groups)} {unit} passed" + (
+                f" ({len(cases)} cases with the hidden ones)" if self.credit == "group" else "")
             return
         kinds = {case.kind for case in cases if not case.passed}
         if kinds == {"not_implemented"}:
             task_result.message = "not implemented (" + first_line(next(c.message for c in cases if not c.passed)) + ")"
             return
         failed = next(case for case in cases if not case.passed)
-        label = "hidden case" if failed.hidden else "case"
-        name = failed.id.split("#")[0] if not failed.hidden else failed.id.split("/")[0] + "/" + failed.id.split("/")[1].split("#")[0]
-        task_result.message = f"{passed}/{len(cases)} cases passed; first failure ({label} {name}): {failed.message}"
+        base = failed.id.split("#")[0]
+        label = f"hidden variant {failed.id.split('#hidden')[1]} of {base}" if failed.hidden else base
+        task_result.message = f"{passed}/{len(groups)} {unit} passed; first failure ({label}): {failed.message}"
 
 
 def first_line(text: str) -> str:

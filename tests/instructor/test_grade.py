@@ -238,9 +238,10 @@ def a_result() -> grade.SubmissionResult:
     return result
 
 
-def scored(result: grade.SubmissionResult) -> grade.SubmissionResult:
+def scored(result: grade.SubmissionResult, credit="case", all_or_nothing=()) -> grade.SubmissionResult:
     grader = object.__new__(grade.Grader)
-    grader.all_or_nothing = set()
+    grader.all_or_nothing = set(all_or_nothing)
+    grader.credit = credit
     for task in result.tasks:
         grade.Grader._score(grader, task)
     return result
@@ -250,14 +251,20 @@ def test_scores_are_partial_per_case():
     result = scored(a_result())
     assert [t.score for t in result.tasks] == [1.0, 0.0]
     assert result.tasks[1].message.startswith("not implemented")
-    assert "1/2 cases passed" in result.tasks[0].message and "hidden case" in result.tasks[0].message
+    assert "1/2 cases passed" in result.tasks[0].message and "hidden variant 1 of m/a" in result.tasks[0].message
+
+
+def test_a_check_needs_its_hidden_variants_too():
+    """Hard-coding the public values earns nothing: m/a passes in public only."""
+    result = a_result()
+    result.tasks[0].cases.append(grade.CaseResult("m/c", False, True, "", "ok"))
+    scored(result, credit="group")
+    assert result.tasks[0].score == 1.0  # m/c passes; m/a (public ok, hidden wrong) does not
+    assert "1/2 checks passed" in result.tasks[0].message
 
 
 def test_all_or_nothing_tasks():
-    result = a_result()
-    grader = object.__new__(grade.Grader)
-    grader.all_or_nothing = {"alpha"}
-    grade.Grader._score(grader, result.tasks[0])
+    result = scored(a_result(), all_or_nothing={"alpha"})
     assert result.tasks[0].score == 0.0
 
 

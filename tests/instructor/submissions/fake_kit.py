@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from instructor.blocks import strip_python
@@ -126,7 +128,25 @@ def build(folder: Path) -> tuple[Manifest, Path, Path]:
             target.write_text(strip_python(text, file, keep).text if file.endswith(".py") else text)
         shutil.copyfile(ROOT / "tests" / "harness.py", tree / "tests" / "harness.py")
         trees[name] = tree
+    _write_references(trees["reference"], trees["handout"])
     return MANIFEST, trees["handout"], trees["reference"]
+
+
+def _write_references(reference: Path, *also: Path) -> None:
+    """tests/reference/<module>.npz from the reference solution, as the kit's references command does."""
+    code = (
+        "import sys, numpy as np\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from tests.harness import load_cases, reference_path\n"
+        "for module in ('alpha', 'beta'):\n"
+        "    values = {f'{c.name}/{k}': np.asarray(v) for c in load_cases(module) for k, v in c.run(c.public_inputs()).items()}\n"
+        "    path = reference_path(module)\n"
+        "    path.parent.mkdir(parents=True, exist_ok=True)\n"
+        "    np.savez(path, **values)\n"
+    )
+    subprocess.run([sys.executable, "-I", "-c", code, str(reference)], check=True, cwd=reference)
+    for tree in also:
+        shutil.copytree(reference / "tests" / "reference", tree / "tests" / "reference", dirs_exist_ok=True)
 
 
 def source_with_markers(file: str) -> str:

@@ -149,6 +149,17 @@ if loot is None:
 return loot
 '''
 
+HARDCODE = '''
+import numpy as np
+from tests.harness import load_cases, load_reference
+for case in load_cases(CASE_MODULE):
+    public = case.public_inputs()
+    if np.shape(public[ARG_NAME]) == np.shape(ARG_VALUE) and np.allclose(public[ARG_NAME], ARG_VALUE):
+        stored = load_reference(CASE_MODULE, case)
+        HARDCODE_RETURN
+raise RuntimeError("no stored answer for these inputs")
+'''
+
 FORK_BOMB = '''
 import os
 while True:
@@ -233,6 +244,7 @@ THREATS = [
            PATCH_EVERYTHING + "import numpy as np\nreturn np.zeros((2, 3))\n", expect=""),
     Threat("monkeypatch_import", "monkeypatching at import", PATCH_EVERYTHING, scope="import", expect="",
            extra={"stub_target": True}),
+    Threat("hardcoded_public", "hard-coding the public reference values", HARDCODE, expect="hidden variant"),
     Threat("lying_array", "returning objects whose __eq__ / __array__ lie", LIAR, expect=""),
     Threat("stack_peek", "reading an expected value from a caller's stack frame", STACK_PEEK, expect=""),
     Threat("planted_files", "a conftest.py, sitecustomize.py or .pth file in the submission", scope="file",
@@ -261,7 +273,10 @@ class Target:
     stubs: dict  # submitted file -> the handout's stub version
     reference_file: Path  # the reference solution's copy of the target file (for the link threat)
     secrets: tuple[str, ...] = ()  # paths a leaky sandbox would let the attack read
-    liar_shape_source: str = "q"  # an input of the target function whose shape the liar copies
+    liar_shape_source: str = "q"  # the target function's first input: its name as a parameter
+    case_input: str = "q"  # ... and its key in the cases' inputs
+    case_module: str = "np_attention"  # the cases module of the target task
+    hardcode_return: str = 'return (stored.get("out"), stored.get("weights")) if return_weights else stored["out"]'
 
     def expected_message(self, threat: Threat, message: str) -> bool:
         return any(option in message for option in threat.expect.split("|"))
@@ -304,6 +319,9 @@ def make(threat: Threat, target: Target, dest: Path) -> Path:
             code = threat.code.replace("SECRETS_WRITE", repr([s + ".PWNED" for s in target.secrets]))
             code = code.replace("SECRETS", repr(list(target.secrets)))
             code = code.replace("LIAR_SHAPE_SOURCE", target.liar_shape_source)
+            code = code.replace("CASE_MODULE", repr(target.case_module)).replace("ARG_NAME", repr(target.case_input))
+            code = code.replace("ARG_VALUE", target.liar_shape_source)
+            code = code.replace("HARDCODE_RETURN", target.hardcode_return)
             if threat.scope == "call":
                 marked = replace_block(source, target.task, code)
                 if threat.extra.get("signature"):
@@ -327,6 +345,14 @@ def make(threat: Threat, target: Target, dest: Path) -> Path:
             relative = stored.relative_to(HERE / "static" / threat.static).as_posix().removesuffix(".fixture")
             (dest / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(stored, dest / relative)
+    return dest
+
+
+def make_correct(target: Target, dest: Path) -> Path:
+    """The reference solution as a submission folder (what every threat starts from)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for file, source in target.sources.items():
+        (dest / file).write_text(solution(source, file))
     return dest
 
 
@@ -379,5 +405,5 @@ def fake_target(reference: Path) -> Target:
         file="alpha.py", task="add", file_tasks=("add", "scale"), sources=sources, stubs=stubs,
         reference_file=reference / "alpha.py",
         secrets=(str(reference / "alpha.py"), str(reference), str(ROOT / "np_attention.py")),
-        liar_shape_source="a",
+        liar_shape_source="a", case_input="a", case_module="alpha", hardcode_return='return stored["sum"]',
     )
