@@ -343,6 +343,7 @@ class Grader:
             if not by_task[task.id]:
                 self.notes.append(f"WARNING: task {task.id} has no cases in tests/cases_*.py; it cannot be graded")
         self.cases = by_task
+        self.preload = self._preload(sorted({case.module for cases in by_task.values() for case in cases}))
         count = sum(len(cases) for cases in by_task.values())
         self.log(f"reference values: {count} cases ({self.hidden_per_case} hidden per public case) "
                  f"in {time.monotonic() - start:.1f} s")
@@ -358,13 +359,14 @@ class Grader:
             raise SystemExit("the reference solution did not finish in time") from None
         return result.stdout + result.stderr
 
-    def _preload(self) -> list[str]:
+    def _preload(self, modules: list[str] | None = None) -> list[str]:
         """Allowed libraries the graded modules and their cases import at top level, followed
         through the kit's own modules: the worker imports them once, before forking per task."""
         import ast
 
         found = {"numpy"}
-        todo = sorted({task.file for task in self.tasks} | {f"tests/cases_{m}.py" for m in case_modules(self.manifest)})
+        modules = case_modules(self.manifest) if modules is None else modules
+        todo = sorted({task.file for task in self.tasks} | {f"tests/cases_{m}.py" for m in modules})
         seen: set[str] = set()
         while todo:
             name = todo.pop()
@@ -665,16 +667,32 @@ def build_trees(assignment: str, folder: Path) -> tuple[Path, Path]:
     return handout, reference
 
 
-def grade_all(grader: Grader, submissions: list[Path], jobs: int = 1, on_result=None) -> list[SubmissionResult]:
+def unique_names(submissions: list[Path]) -> list[str]:
+    """A report name per submission: its folder or zip name, numbered where two are the same."""
+    names, seen = [], {}
+    for path in submissions:
+        path = Path(path)
+        name = path.stem if path.suffix == ".zip" else path.name
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return names
+
+
+def grade_all(grader: Grader, submissions: list[Path], jobs: int = 1, on_result=None,
+              names: list[str] | None = None) -> list[SubmissionResult]:
     """Grade submissions with ``jobs`` workers at a time; results in the submissions' order."""
     slots: queue.Queue[int] = queue.Queue()
     for slot in range(max(jobs, 1)):
         slots.put(slot)
 
-    def one(path: Path) -> SubmissionResult:
+    names = names or unique_names(submissions)
+
+    def one(item: tuple[Path, str]) -> SubmissionResult:
+        path, name = item
         slot = slots.get()
         try:
             outcome = grader.grade(path, slot=slot)
+            outcome.name = name
         finally:
             slots.put(slot)
         if on_result:
@@ -682,7 +700,7 @@ def grade_all(grader: Grader, submissions: list[Path], jobs: int = 1, on_result=
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-        return list(pool.map(one, submissions))
+        return list(pool.map(one, zip(submissions, names)))
 
 
 def configure(parser) -> None:
@@ -705,83 +723,69 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
+    """Grade; whatever fails, every requested results file is written (a failure one if need be)."""
     start = time.monotonic()
-    json_path = args.json
-    try:
-        manifest = load(args.assignment)
-    except SystemExit as error:
-        _write_failure(json_path, args.submissions, str(error), start)
-        print(error)
-        return 2
-    try:
-        mode = sandbox.detect(args.sandbox)
-    except SystemExit as error:
-        _write_failure(json_path, args.submissions, str(error), start)
-        print(error)
-        return 2
-    limits = sandbox.Limits(task_timeout=args.task_timeout, case_timeout=args.case_timeout)
-    header = [mode.summary(), *mode.notes]
-    for line in header:
-        print(line, file=sys.stderr if line.startswith("WARNING") else sys.stdout)
     build_dir = Path(tempfile.mkdtemp(prefix="grade-build-"))
     try:
-        try:
-            if args.handout and args.reference:
-                handout, reference = args.handout, args.reference
-            else:
-                handout, reference = build_trees(manifest.id, build_dir)
-            grader = Grader(manifest, handout=handout, reference=reference, mode=mode, limits=limits,
-                            secret=args.seed, hidden_per_case=args.hidden, tasks=args.tasks)
-        except (SystemExit, Exception) as error:  # noqa: BLE001 - still write a results file
-            message = f"the grader could not be set up: {error}"
-            _write_failure(json_path, args.submissions, message, start)
-            print(message)
-            return 2
-        with grader:
-            try:
-                grader.prepare()
-            except SystemExit as error:
-                _write_failure(json_path, args.submissions, str(error), start)
-                print(error)
-                return 2
-            header = [mode.summary(), *grader.notes]
+        return _run(args, build_dir, start)
+    except (SystemExit, Exception) as error:  # noqa: BLE001 - the grader must leave results behind
+        message = f"the grader could not grade: {error}"
+        print(message, file=sys.stderr)
+        if not isinstance(error, SystemExit):
+            import traceback
 
-            def show(result: SubmissionResult) -> None:
-                if args.quiet:
-                    print(f"{result.name}: {result.score:g} / {result.max_score:g} ({result.seconds:.1f} s)", flush=True)
-                else:
-                    print(table(result), flush=True)
-
-            results = grade_all(grader, args.submissions, jobs=args.jobs, on_result=show)
-            if json_path:
-                _write_results(json_path, results, header)
-            if args.csv:
-                write_csv(args.csv, results, grader.tasks)
-            elapsed = time.monotonic() - start
-            print(f"graded {len(results)} submission(s) in {elapsed:.1f} s "
-                  f"({elapsed / max(len(results), 1):.1f} s each, --jobs {args.jobs})")
+            traceback.print_exc()
+        _write_failure(args.json, args.submissions, message, start)
+        return 2
     finally:
         shutil.rmtree(build_dir, ignore_errors=True)
+
+
+def _run(args, build_dir: Path, start: float) -> int:
+    manifest = load(args.assignment)
+    mode = sandbox.detect(args.sandbox)
+    limits = sandbox.Limits(task_timeout=args.task_timeout, case_timeout=args.case_timeout)
+    for line in [mode.summary(), *mode.notes]:
+        print(line, file=sys.stderr if line.startswith("WARNING") else sys.stdout)
+    if args.handout and args.reference:
+        handout, reference = args.handout, args.reference
+    else:
+        handout, reference = build_trees(manifest.id, build_dir)
+    with Grader(manifest, handout=handout, reference=reference, mode=mode, limits=limits, secret=args.seed,
+                hidden_per_case=args.hidden, tasks=args.tasks) as grader:
+        grader.prepare()
+        header = [mode.summary(), *grader.notes]
+        names = unique_names(args.submissions)
+        targets = dict(zip(names, _json_targets(args.json, names))) if args.json else {}
+
+        def show(result: SubmissionResult) -> None:
+            if args.quiet:
+                print(f"{result.name}: {result.score:g} / {result.max_score:g} ({result.seconds:.1f} s)", flush=True)
+            else:
+                print(table(result), flush=True)
+            if result.name in targets:  # written as soon as graded: an interrupted batch keeps them
+                targets[result.name].write_text(json.dumps(gradescope_json(result, header), indent=2))
+
+        results = grade_all(grader, args.submissions, jobs=args.jobs, on_result=show, names=names)
+        if args.csv:
+            write_csv(args.csv, results, grader.tasks)
+    elapsed = time.monotonic() - start
+    print(f"graded {len(results)} submission(s) in {elapsed:.1f} s "
+          f"({elapsed / max(len(results), 1):.1f} s each, --jobs {args.jobs})")
     return 0
 
 
 def _json_targets(path: Path, names: list[str]) -> list[Path]:
+    """``path`` itself for one submission given a ``.json`` name, else ``<path>/<name>.json`` each."""
     if len(names) == 1 and path.suffix == ".json":
+        path.parent.mkdir(parents=True, exist_ok=True)
         return [path]
     path.mkdir(parents=True, exist_ok=True)
     return [path / f"{name}.json" for name in names]
 
 
-def _write_results(path: Path, results: list[SubmissionResult], header: list[str]) -> None:
-    for target, result in zip(_json_targets(path, [r.name for r in results]), results):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(gradescope_json(result, header), indent=2))
-
-
 def _write_failure(path: Path | None, submissions: list[Path], message: str, start: float) -> None:
     if not path:
         return
-    names = [Path(s).stem if Path(s).is_file() else Path(s).name for s in submissions]
-    for target in _json_targets(path, names):
-        target.parent.mkdir(parents=True, exist_ok=True)
+    for target in _json_targets(path, unique_names(submissions)):
         target.write_text(json.dumps(failed_json(message, time.monotonic() - start), indent=2))
