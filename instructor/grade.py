@@ -297,6 +297,10 @@ class Grader:
         self.handout = Path(handout)
         self.reference = Path(reference)
         self.inputs = sandbox.prepare_dir(self.shared / secrets.token_hex(16), private=False)
+        self.uids = sandbox.UidPool()
+        self.worker = self.shared / f"worker-{secrets.token_hex(8)}.py"  # a copy the worker's uid can read
+        shutil.copyfile(sandbox.WORKER, self.worker)
+        os.chmod(self.worker, 0o644)
         self.notes = list(mode.notes)
         self.cases: dict[str, list[PlannedCase]] = {}
         self.preload = self._preload()
@@ -458,7 +462,7 @@ class Grader:
 
     def _run_tasks(self, todo: list[Task], results: dict[str, TaskResult], box: Path, handout: Path, slot: int,
                    result: SubmissionResult) -> None:
-        uid = sandbox.slot_uid(slot) if self.mode.drop else None
+        uid = self.uids.uid(slot) if self.mode.drop else None
         expected_ids = {case.id: case for task in todo for case in self.cases[task.id]}
         reported: set[str] = set()
         remaining = list(todo)
@@ -474,7 +478,7 @@ class Grader:
             request.write_text(json.dumps(self._request(remaining, reported)))
             os.chmod(request, 0o644)
             record = sandbox.run_worker(self.mode, handout=handout, inputs=self.inputs, request=request, work=work,
-                                        uid=uid, limits=self.limits, tasks=len(remaining))
+                                        uid=uid, limits=self.limits, tasks=len(remaining), worker=self.worker)
             if attempt == 0 and record.hello:
                 self._check_hello(record.hello, uid, result)
             for header, payload in record.cases:

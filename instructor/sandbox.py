@@ -35,7 +35,7 @@ from pathlib import Path
 from instructor import ROOT
 
 WORKER = Path(__file__).resolve().parent / "worker.py"
-UID_BASE = 2_000_000_000  # far above any account a distribution or a site hands out
+UID_BASE = 2_000_000_000  # worker uids lie above this, far from any account a system hands out
 MOUNT = Path("/sandbox")  # where the worker sees its files inside bubblewrap
 SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group",
@@ -239,12 +239,29 @@ def processes_of_uid(uid: int) -> list[int]:
     return found
 
 
-def slot_uid(slot: int) -> int:
-    """The worker uid of one parallel job slot: unused by any account or process."""
-    uid = UID_BASE + slot
-    while uid_in_use(uid) and uid < UID_BASE + 10_000:
-        uid += 100  # another grader (or a stale worker) holds it: step past
-    return uid
+class UidPool:
+    """Worker uids of one grading run: one per job slot, unused by any account or process.
+
+    Each run draws its own block at random in [UID_BASE, UID_BASE + 2**31), so two graders on
+    one machine (two TAs, or CI next to a batch) never share a uid: the process limit and the
+    final "kill every process of this uid" then only ever touch one worker's processes.
+    """
+
+    SLOTS = 64
+
+    def __init__(self):
+        import secrets
+
+        self.base = UID_BASE + secrets.randbelow((1 << 31) // self.SLOTS - 1) * self.SLOTS
+        self.taken: dict[int, int] = {}
+
+    def uid(self, slot: int) -> int:
+        if slot not in self.taken:
+            uid = self.base + slot % self.SLOTS
+            while uid_in_use(uid):
+                uid = UidPool().base + slot % self.SLOTS
+            self.taken[slot] = uid
+        return self.taken[slot]
 
 
 def kill_uid(uid: int) -> None:
@@ -299,13 +316,17 @@ def worker_arguments(handout: str, request: str, work: str, channel: int, uid: i
 
 
 def build_launch(mode: Mode, *, handout: Path, inputs: Path, request: Path, work: Path, uid: int | None,
-                 channel: int, limits: Limits) -> Launch:
-    """The command that starts a worker on ``handout`` with ``request`` and the cases' ``inputs``."""
+                 channel: int, limits: Limits, worker: Path = WORKER) -> Launch:
+    """The command that starts a worker on ``handout`` with ``request`` and the cases' ``inputs``.
+
+    ``worker`` is the worker script to run: outside bubblewrap it must be a copy the worker's uid
+    can read (the instructor's own files should not be).
+    """
     python = sys.executable
     if mode.kind != "bwrap":
         prefix = [shutil.which("unshare") or "unshare", *UNSHARE, "--"] if mode.namespaces else []
         return Launch(
-            argv=[*prefix, python, "-I", "-B", str(WORKER), *worker_arguments(
+            argv=[*prefix, python, "-I", "-B", str(worker), *worker_arguments(
                 str(handout), str(request), str(work), channel, uid if mode.drop else None,
                 kill_all=mode.kill_all)],
             cwd=str(work),
@@ -321,7 +342,7 @@ def build_launch(mode: Mode, *, handout: Path, inputs: Path, request: Path, work
     argv += _python_binds(mode.python_paths)
     box = str(MOUNT)
     argv += ["--perms", "0755", "--dir", box,
-             "--ro-bind", str(WORKER), f"{box}/worker.py",
+             "--ro-bind", str(worker), f"{box}/worker.py",
              "--ro-bind", str(handout), f"{box}/handout",
              "--ro-bind", str(inputs), f"{box}/inputs",
              "--ro-bind", str(request), f"{box}/request.json",
@@ -454,7 +475,7 @@ class RunRecord:
 
 
 def run_worker(mode: Mode, *, handout: Path, inputs: Path, request: Path, work: Path, uid: int | None,
-               limits: Limits, tasks: int) -> RunRecord:
+               limits: Limits, tasks: int, worker: Path = WORKER) -> RunRecord:
     """Start a worker on one request, read its frames under the grader's watchdog, clean up."""
     import selectors
     import signal
@@ -466,7 +487,7 @@ def run_worker(mode: Mode, *, handout: Path, inputs: Path, request: Path, work: 
     start = time.monotonic()
     channel_r, channel_w = os.pipe()
     launch = build_launch(mode, handout=handout, inputs=inputs, request=request, work=work, uid=uid,
-                          channel=channel_w, limits=limits)
+                          channel=channel_w, limits=limits, worker=worker)
     try:
         process = subprocess.Popen(launch.argv, cwd=launch.cwd, env=launch.env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(channel_w,),
