@@ -44,24 +44,22 @@ def _reference_files(files: tuple[str, ...]) -> list[str]:
 
 
 def student_readme(manifest: Manifest, has_written: bool) -> str:
-    """The handout's README: set-up, what to implement, how to test and what to submit."""
+    """The handout's README: set-up, what to implement, how to test and what to submit.
+
+    Sections an assignment has nothing for (no code tasks yet, no models) are left out.
+    """
     tasks = [task for task in manifest.tasks if not task.provided]
-    rows = "\n".join(f"| `{t.id}` | `{t.file}` | {t.points:g} | {t.title} |" for t in tasks)
-    models = ", ".join(f"`{m}`" for m in manifest.models)
-    written = (
-        f"\nThe written questions are in `written/{manifest.id}.md`.\n" if has_written else ""
-    )
-    return f"""# {manifest.title}
-
-```
-pip install -r requirements.txt
-pytest
-```
-
-Then train a model and make the figures for your report, e.g. `python main.py --model {manifest.models[0] if manifest.models else 'NAME'}`
-(models of this assignment: {models}; `python main.py --help` lists every option).
-
-## What to implement
+    parts = [f"# {manifest.title}\n"]
+    if tasks:
+        parts.append("```\npip install -r requirements.txt\npytest\n```\n")
+    if manifest.models:
+        models = ", ".join(f"`{m}`" for m in manifest.models)
+        parts.append(f"Then train a model and make the figures for your report, e.g. "
+                     f"`python main.py --model {manifest.models[0]}` (models of this assignment: {models}; "
+                     f"`python main.py --help` lists every option).\n")
+    if tasks:
+        rows = "\n".join(f"| `{t.id}` | `{t.file}` | {t.points:g} | {t.title} |" for t in tasks)
+        parts.append(f"""## What to implement
 
 Each graded function raises `NotImplementedError` naming its task until you implement it. Its
 docstring is the full specification: shapes, formula, reduction.
@@ -72,12 +70,17 @@ docstring is the full specification: shapes, formula, reduction.
 
 Run one task's public tests with `pytest --task TASK` (or `pytest -m TASK`). Passing the public
 tests is necessary, not sufficient: the grader also runs hidden cases with other shapes and values.
-{written}
-## What to submit
+""")
+    if has_written:
+        parts.append(f"## Written questions\n\nThey are in `written/{manifest.id}.md`.\n")
+    if manifest.submit:
+        allowed = ", ".join(manifest.allowed_imports) or "nothing else"
+        parts.append(f"""## What to submit
 
 Only these files: {", ".join(f"`{name}`" for name in manifest.submit)}. Everything else is replaced by
-the original handout when grading. Use only the standard library and {", ".join(manifest.allowed_imports)}.
-"""
+the original handout when grading. Use only the standard library and {allowed}.
+""")
+    return "\n".join(parts)
 
 
 def build(assignment: str, out: Path, *, solutions: bool = False, force: bool = False) -> Handout:

@@ -129,3 +129,13 @@ def test_main_on_the_handout_names_the_task(handouts):
         assert "Traceback" not in result.stderr, result.stderr[-2000:]
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith("error: ") and last.split()[1].rstrip(":") in graded, last
+
+
+@pytest.mark.parametrize("assignment", manifests.available())
+def test_every_assignment_builds_without_leaks(assignment, tmp_path):
+    handout = build(assignment, tmp_path / "handout")
+    assert not leaks(handout), "\n".join(leaks(handout))
+    readme = (handout.root / "README.md").read_text()
+    assert handout.manifest.title in readme
+    if handout.manifest.written:
+        assert f"written/{assignment}.md" in readme and (handout.root / "written" / f"{assignment}.md").exists()
