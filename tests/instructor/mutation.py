@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP = shutil.ignore_patterns(".git", "data", "runs", "handout", "__pycache__", ".pytest_cache", "*.zip")
@@ -26,10 +27,6 @@ class Mutation:
     new: str  # the wrong version
     why: str  # the mistake it stands for
 
-    @property
-    def test_file(self) -> str:
-        return f"tests/test_{Path(self.file).stem}.py"
-
 
 def copy_kit(destination: Path) -> Path:
     """A copy of the kit (sources, tests, references) to mutate."""
@@ -37,18 +34,22 @@ def copy_kit(destination: Path) -> Path:
     return destination
 
 
-def apply(mutation: Mutation, kit: Path) -> None:
-    path = kit / mutation.file
-    text = path.read_text()
+def apply(mutation: Mutation, text: str) -> str:
+    """``text`` (the content of ``mutation.file``) with the mutation applied."""
     count = text.count(mutation.old)
     if count != 1:
         raise AssertionError(f"mutation {mutation.why!r}: {mutation.old!r} occurs {count} times in {mutation.file}")
-    path.write_text(text.replace(mutation.old, mutation.new))
+    return text.replace(mutation.old, mutation.new)
 
 
-def run_task_tests(kit: Path, mutation: Mutation, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the public tests of the mutation's task in ``kit``."""
+def run_edited_copy(pristine: Path, workdir: Path, file: str, task: str, edit: Callable[[str], str],
+                     timeout: float = 300) -> subprocess.CompletedProcess:
+    """Copy the kit, rewrite ``file`` with ``edit``, and run ``task``'s public tests in the copy."""
+    kit = workdir / "kit"
+    shutil.copytree(pristine, kit)
+    path = kit / file
+    path.write_text(edit(path.read_text()))
     command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-               mutation.test_file, "--task", mutation.task]
+               f"tests/test_{Path(file).stem}.py", "--task", task]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(command, cwd=kit, capture_output=True, text=True, timeout=timeout, env=env)

@@ -8,13 +8,12 @@ Each alternative replaces the bodies of a task's solution blocks, in order.
 from __future__ import annotations
 
 import re
-import shutil
 import textwrap
 from dataclasses import dataclass
 
 import pytest
 
-from tests.instructor.mutation import Mutation, copy_kit, run_task_tests
+from tests.instructor.mutation import run_edited_copy
 
 
 @dataclass(frozen=True)
@@ -99,19 +98,11 @@ def replace_blocks(text: str, alternative: Alternative) -> str:
     return new
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
-    return copy_kit(tmp_path_factory.mktemp("kit") / "kit")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("alternative", ALTERNATIVES, ids=[f"{a.task}:{a.how}" for a in ALTERNATIVES])
 def test_correct_alternative_passes(alternative, pristine, tmp_path):
-    kit = tmp_path / "kit"
-    shutil.copytree(pristine, kit)
-    path = kit / alternative.file
-    path.write_text(replace_blocks(path.read_text(), alternative))
-    result = run_task_tests(kit, Mutation(alternative.task, alternative.file, "", "", alternative.how))
+    result = run_edited_copy(pristine, tmp_path, alternative.file, alternative.task,
+                             lambda text: replace_blocks(text, alternative))
     assert result.returncode == 0, f"a correct {alternative.task} ({alternative.how}) fails:\n{result.stdout[-4000:]}"
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import importlib
-import shutil
 
 import pytest
 
-from tests.instructor.mutation import ROOT, Mutation, apply, copy_kit, run_task_tests
+from tests.instructor.mutation import ROOT, Mutation, apply, run_edited_copy
 
 
 def all_mutations() -> list[Mutation]:
@@ -20,18 +19,10 @@ def all_mutations() -> list[Mutation]:
 MUTATIONS = all_mutations()
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
-    return copy_kit(tmp_path_factory.mktemp("kit") / "kit")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=[f"{m.task}:{m.why}" for m in MUTATIONS])
 def test_mutation_is_caught(mutation, pristine, tmp_path):
-    kit = tmp_path / "kit"
-    shutil.copytree(pristine, kit)
-    apply(mutation, kit)
-    result = run_task_tests(kit, mutation)
+    result = run_edited_copy(pristine, tmp_path, mutation.file, mutation.task, lambda text: apply(mutation, text))
     assert result.returncode == 1, (
         f"the public tests of {mutation.task} did not catch: {mutation.why}\n"
         f"(pytest exit {result.returncode})\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
