@@ -198,6 +198,21 @@ def capability_status() -> dict:
     return found
 
 
+def die_with_parent() -> None:
+    """SIGKILL us when our parent dies (Linux; re-armed after the uid switch, which clears it).
+
+    The kernel only delivers it when the parent may signal us (same uid, or CAP_KILL), which bwrap's
+    outer process, root without capabilities, may not: the supervisor also watches its channel to
+    the grader and stops everything when the grader's end closes.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - an optional hardening step
+        pass
+
+
 def become_subreaper() -> None:
     """Orphans of our children re-parent to us, so we can reap and kill them (Linux only)."""
     try:
@@ -351,10 +366,19 @@ class Supervisor:
                 doing = "importing the module" if importing else "running this case"
                 return fail("timeout", f"timed out after {seconds:.0f} s while {doing} (the {which}'s time limit)")
             timeout = 0.0 if status is not None else min(0.05, max(0.0, limit - now))
+            poller = select.poll()
+            for fd in streams:
+                poller.register(fd, select.POLLIN)
+            poller.register(self.channel, 0)  # only errors: the grader closed its end (it died)
             try:
-                ready, _, _ = select.select(list(streams), [], [], timeout)
+                events = poller.poll(timeout * 1000)
             except InterruptedError:
                 continue
+            if any(fd == self.channel for fd, _ in events):
+                self.kill(pid)
+                self.cleanup(pid)
+                os._exit(1)  # nobody is listening any more
+            ready = [fd for fd, _ in events if fd in streams]
             if status is not None and not ready:
                 break
             for fd in ready:
@@ -535,7 +559,11 @@ def student_main(args) -> int:
     with open(args.request) as handle:
         request = json.load(handle)
     set_limits(request.get("limits", {}), dropping=args.uid is not None and os.geteuid() == 0)
+    parent = os.getppid()
     drop_privileges(args.uid, args.gid)
+    die_with_parent()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        return 1
     os.umask(0o077)
     for path in args.syspath or []:
         if path not in sys.path:
