@@ -13,13 +13,20 @@ How one run goes:
    the inputs and sends back arrays. A task whose worker died is finished in a new worker; the
    task it was on keeps only the cases it completed.
 4. Check each returned array (dtype, shape, finiteness) and compare it with the expected one,
-   with the case's tolerances; a task scores its points times the fraction of its cases that
-   pass (all or nothing for tasks listed in the manifest's ``[grading] all_or_nothing``).
+   with the case's tolerances. A task scores its points times the fraction of its *checks* that
+   pass, a check being a public case together with its hidden variants (all must pass).
 5. Print a table per submission; write Gradescope's ``results.json`` (``--json``) and a CSV
    gradebook (``--csv``). The grader never crashes on a submission: whatever goes wrong costs
    the tasks it touches, with a message, and the results are always written.
 
 The grader process itself never imports submitted code; it does not even import torch.
+
+A manifest may tune the grading in an optional table (defaults shown)::
+
+    [grading]
+    hidden_per_case = 2      # hidden variants drawn for each public case
+    credit = "group"         # "case": credit per case instead of per check
+    all_or_nothing = []      # tasks that need every check to score anything
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from instructor import ROOT, policy, sandbox
+from instructor import policy, sandbox
 from instructor.manifest import Manifest, Task, load
 
 MAX_FILE_BYTES = 1 << 20  # a submitted source file larger than this is refused

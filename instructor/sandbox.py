@@ -478,7 +478,6 @@ def run_worker(mode: Mode, *, handout: Path, inputs: Path, request: Path, work: 
                limits: Limits, tasks: int, worker: Path = WORKER) -> RunRecord:
     """Start a worker on one request, read its frames under the grader's watchdog, clean up."""
     import selectors
-    import signal
     import time
 
     from instructor.worker import FrameReader, ProtocolError

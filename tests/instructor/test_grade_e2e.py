@@ -1,10 +1,12 @@
 """The autograder end to end on cscd84-a4, through its command line and its Gradescope zip.
 
 One ``python -m instructor grade`` run grades, with two jobs, the reference solution (as a zip),
-the handout's stubs, and every threat of :mod:`tests.instructor.submissions.threats` aimed at the
-NumPy attention; the tests read its ``results.json`` files and CSV gradebook. The Gradescope zip
-is unpacked into a fake ``/autograder`` tree and ``run_autograder`` is run there. Slow (a minute
-or two on two cores): each submission starts a sandbox that imports torch.
+the handout's stubs, and the threats of :mod:`tests.instructor.submissions.threats` where the real
+assignment matters (torch loaded, the real reference files and public values, real memory use),
+aimed at the NumPy attention; the tests read its ``results.json`` files and CSV gradebook. Every
+threat also runs on the fake kit in ``test_grade_sandbox.py``, in seconds. The Gradescope zip is
+unpacked into a fake ``/autograder`` tree and ``run_autograder`` is run there. Slow (about a
+minute on two cores): each submission starts a sandbox that imports torch.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ MANIFEST = load(ASSIGNMENT)
 FULL = {task.id: task.points for task in MANIFEST.tasks if not task.provided}
 # Short limits: the threats that hang cost one limit each; the real cases take well under a second.
 LIMITS = ["--case-timeout", "5", "--task-timeout", "15"]
+E2E = {"syntax_error", "infinite_loop", "os_exit_import", "kill_parent_import", "fork_bomb", "memory_bomb",
+       "print_flood", "read_secrets", "write_outside", "monkeypatch", "lying_array", "lying_tensor",
+       "hardcoded_public", "planted_files", "replaced_handout", "symlink_to_reference"}
+THREATS = [threat for threat in threats.THREATS if threat.name in E2E]
 
 
 def grade_cli(*args, cwd=ROOT, timeout=900) -> subprocess.CompletedProcess:
@@ -48,7 +54,7 @@ def batch(tmp_path_factory):
     folder = tmp_path_factory.mktemp("e2e")
     target = threats.cscd84_target()
     names = []
-    for threat in threats.THREATS:
+    for threat in THREATS:
         threats.make(threat, target, folder / "subs" / threat.name)
         names.append(threat.name)
     correct = threats.make_correct(target, folder / "correct-src")
@@ -84,7 +90,7 @@ def test_handout_stubs_score_zero_with_not_implemented(batch):
         assert test["output"].startswith("not implemented") and f"{task}: not implemented yet" in test["output"]
 
 
-@pytest.mark.parametrize("threat", threats.THREATS, ids=[t.name for t in threats.THREATS])
+@pytest.mark.parametrize("threat", THREATS, ids=[t.name for t in THREATS])
 def test_threat_costs_exactly_the_tasks_it_touches(threat, batch):
     target, outputs, _, _ = batch
     results = outputs[threat.name]
@@ -105,7 +111,7 @@ def test_csv_gradebook_has_a_row_per_submission(batch):
     _, outputs, folder, stdout = batch
     with open(folder / "book.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == len(threats.THREATS) + 2
+    assert len(rows) == len(THREATS) + 2
     by_name = {row["submission"]: row for row in rows}
     assert float(by_name["correct"]["score"]) == sum(FULL.values())
     assert set(FULL) <= set(rows[0])
@@ -152,3 +158,36 @@ def test_run_autograder_in_a_fake_autograder_tree(tmp_path):
 
 def stat_mode(path) -> int:
     return os.stat(path).st_mode
+
+
+def graded_assignments() -> list[str]:
+    """Every assignment with graded code tasks (cscd84-a4 is covered above)."""
+    from instructor.manifest import available
+
+    found = []
+    for assignment in available():
+        manifest = load(assignment)
+        if assignment != ASSIGNMENT and manifest.submit and any(not t.provided for t in manifest.tasks):
+            found.append(assignment)
+    return found
+
+
+@pytest.mark.parametrize("assignment", graded_assignments())
+def test_every_assignment_grades_its_reference_solution_full_marks(assignment, tmp_path):
+    from instructor import grade
+
+    manifest = load(assignment)
+    handout, reference = grade.build_trees(assignment, tmp_path / "trees")
+    submission = tmp_path / "submission"
+    for name in manifest.submit:
+        (submission / name).parent.mkdir(parents=True, exist_ok=True)
+        (submission / name).write_bytes((reference / name).read_bytes())
+    with grade.Grader(manifest, handout=handout, reference=reference, mode=sandbox.detect("bwrap"),
+                      hidden_per_case=1, log=lambda *_: None) as grader:
+        grader.prepare()
+        assert not [note for note in grader.notes if "WARNING" in note], grader.notes
+        result = grader.grade(submission)
+        stubs = grader.grade(handout)
+    assert result.score == result.max_score == manifest.points, grade.table(result)
+    assert stubs.score == 0, grade.table(stubs)
+    assert all(task.message.startswith("not implemented") for task in stubs.tasks), grade.table(stubs)

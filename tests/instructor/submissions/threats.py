@@ -135,6 +135,29 @@ shape = np.shape(LIAR_SHAPE_SOURCE)
 return np.zeros(shape).view(_Liar)
 '''
 
+LIAR_TENSOR = '''
+import sys
+import numpy as np
+torch = sys.modules.get("torch")
+if torch is None:
+    raise RuntimeError("torch is not loaded here")
+
+
+class _LyingTensor(torch.Tensor):
+    def __eq__(self, other):
+        return True
+
+    def __array__(self, dtype=None, copy=None):
+        return np.zeros(tuple(self.shape), dtype=dtype or float)
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return torch.zeros(())
+
+
+return torch.zeros(np.shape(LIAR_SHAPE_SOURCE)).as_subclass(_LyingTensor)
+'''
+
 STACK_PEEK = '''
 import sys
 frame = sys._getframe(1)
@@ -246,6 +269,7 @@ THREATS = [
            extra={"stub_target": True}),
     Threat("hardcoded_public", "hard-coding the public reference values", HARDCODE, expect="hidden variant"),
     Threat("lying_array", "returning objects whose __eq__ / __array__ lie", LIAR, expect=""),
+    Threat("lying_tensor", "returning a torch.Tensor subclass that lies", LIAR_TENSOR, expect=""),
     Threat("stack_peek", "reading an expected value from a caller's stack frame", STACK_PEEK, expect=""),
     Threat("planted_files", "a conftest.py, sitecustomize.py or .pth file in the submission", scope="file",
            static="planted_files", expect="not implemented"),
