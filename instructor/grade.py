@@ -159,6 +159,7 @@ def collect(submission: Path, wanted: tuple[str, ...]) -> Collected:
     except (OSError, zipfile.BadZipFile) as error:
         found.notes.append(f"could not read the submission: {error}")
         return found
+    taken = set()
     for name in wanted:
         options = candidates.get(name) or candidates.get(Path(name).name) or []
         if not options:
@@ -166,11 +167,20 @@ def collect(submission: Path, wanted: tuple[str, ...]) -> Collected:
             continue
         if len(options) > 1:
             found.notes.append(f"{name} appears {len(options)} times in the submission; graded the first one, {options[0]}")
+        taken.add(id(options[0]))
         try:
             found.files[name] = reader(options[0])
         except ValueError as error:
             found.notes.append(f"{name}: {error}; the handout's version (stubs) is graded")
+    others = sorted({_entry_name(entry, submission) for entries in candidates.values() for entry in entries if id(entry) not in taken})
+    if others:
+        shown = ", ".join(others[:6]) + (", ..." if len(others) > 6 else "")
+        found.notes.append(f"ignored {len(others)} other file(s), only {', '.join(wanted)} are graded: {shown}")
     return found
+
+
+def _entry_name(entry, submission: Path) -> str:
+    return entry.filename if isinstance(entry, zipfile.ZipInfo) else os.path.relpath(entry, submission)
 
 
 def _folder_candidates(root: Path) -> dict[str, list]:
@@ -591,6 +601,9 @@ class Grader:
                 f" ({len(cases)} cases with the hidden ones)" if self.credit == "group" else "")
             return
         kinds = {case.kind for case in cases if not case.passed}
+        if kinds == {"policy"}:
+            task_result.message = "refused by the import policy: " + cases[0].message
+            return
         if kinds == {"not_implemented"}:
             task_result.message = "not implemented (" + first_line(next(c.message for c in cases if not c.passed)) + ")"
             return

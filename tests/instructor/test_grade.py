@@ -86,7 +86,7 @@ def test_collect_folder_takes_only_the_submitted_files(tmp_path):
     (nested / "vit.py").write_text("B = 2\n")
     found = grade.collect(tmp_path, WANTED)
     assert found.files == {"train.py": b"A = 1\n", "vit.py": b"B = 2\n"}
-    assert found.notes == []
+    assert found.notes == ["ignored 1 other file(s), only train.py, vit.py are graded: conftest.py"]
 
 
 def test_collect_refuses_links_and_reports_missing_files(tmp_path):
