@@ -296,6 +296,10 @@ class Supervisor:
                     break
                 self.case_error(task, current, outcome["kind"], outcome["problem"])
                 pending = [case for case in pending if case["id"] != current["id"]]
+            elif pending:  # it stopped cleanly without reporting them: running it again would not help
+                for case in pending:
+                    self.case_error(task, case, "missing", "the worker never reported this case")
+                break
         text = log[: self.log_keep].decode("utf-8", "replace")
         return {"log": text, "log_bytes": log_total, "children": children, "problems": problems[:5]}
 

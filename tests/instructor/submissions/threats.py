@@ -183,6 +183,35 @@ for case in load_cases(CASE_MODULE):
 raise RuntimeError("no stored answer for these inputs")
 '''
 
+FORGED_FRAMES = '''
+import io
+import json
+import os
+import struct
+import numpy as np
+with open("/sandbox/request.json") as handle:
+    request = json.load(handle)
+buffer = io.BytesIO()
+np.lib.format.write_array(buffer, np.zeros(3))
+data = buffer.getvalue()
+frames = b""
+for task in request["tasks"]:
+    for case in task["cases"]:
+        header = {"type": "case", "task": task["id"], "case": case["id"], "status": "ok",
+                  "arrays": [["out", len(data)], ["sum", len(data)]]}
+        text = json.dumps(header).encode()
+        frames += struct.pack(">II", len(text), 2 * len(data)) + text + data + data
+text = json.dumps({"type": "finished"}).encode()
+frames += struct.pack(">II", len(text), 0) + text
+for fd in os.listdir("/proc/self/fd"):
+    if int(fd) > 2:
+        try:
+            os.write(int(fd), frames)
+        except OSError:
+            pass
+raise RuntimeError("forged")
+'''
+
 FORK_BOMB = '''
 import os
 while True:
@@ -270,6 +299,7 @@ THREATS = [
     Threat("hardcoded_public", "hard-coding the public reference values", HARDCODE, expect="hidden variant"),
     Threat("lying_array", "returning objects whose __eq__ / __array__ lie", LIAR, expect=""),
     Threat("lying_tensor", "returning a torch.Tensor subclass that lies", LIAR_TENSOR, expect=""),
+    Threat("forged_frames", "forged result frames on the worker's own channel", FORGED_FRAMES, expect=""),
     Threat("stack_peek", "reading an expected value from a caller's stack frame", STACK_PEEK, expect=""),
     Threat("planted_files", "a conftest.py, sitecustomize.py or .pth file in the submission", scope="file",
            static="planted_files", expect="not implemented"),
