@@ -46,6 +46,7 @@ import traceback
 PREFIX = struct.Struct(">II")
 MAX_HEADER = 1 << 16  # a frame's JSON header, bytes
 NOT_IMPLEMENTED = "not implemented yet"  # what every stub's NotImplementedError says
+CHILD_BROKEN = 70  # exit status of a child whose own grading code failed (after the student's ran)
 
 
 class ProtocolError(ValueError):
@@ -317,7 +318,7 @@ class Supervisor:
                 os.close(log_r)
                 child_main(self, task, cases, result_w, log_w, time_left)
             finally:
-                os._exit(70)
+                os._exit(CHILD_BROKEN)
         os.close(result_w)
         os.close(log_w)
         try:
@@ -448,6 +449,9 @@ class Supervisor:
             message = f"the process was killed by {name}{why.get(name, '')}"
         else:
             message = f"the process exited with code {os.WEXITSTATUS(status)}"
+            if os.WEXITSTATUS(status) == CHILD_BROKEN:
+                message = ("the grading code in this process failed after the submitted code ran (did it "
+                           "replace built-in, NumPy or torch functions?)")
         doing = "while importing the module" if importing else "before finishing its cases"
         return fail("crash", f"{message} {doing}")
 
