@@ -18,6 +18,7 @@ grader gives the other tasks full marks and the touched ones none, with a messag
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 from dataclasses import dataclass, field
@@ -76,6 +77,23 @@ for path in targets:
         pass
 raise RuntimeError(f"wrote: {wrote}")
 '''
+
+def writes_stayed_inside(message: str) -> bool:
+    """Whether the write attack's report shows nothing written outside the sandbox.
+
+    The sandbox has a private, throwaway ``/tmp``: a kit checked out directly under ``/tmp``
+    makes ``/tmp/<kit>.PWNED`` writable *inside* it, which is harmless. So a reported write
+    counts as an escape unless it is under ``/tmp/`` and the file is absent on the host.
+    """
+    import ast
+    import os
+
+    match = re.search(r"wrote: (\[.*?\])", message)
+    if not match:
+        return False
+    wrote = ast.literal_eval(match[1])
+    return all(path.startswith("/tmp/") and not os.path.exists(path) for path in wrote)
+
 
 SOCKET_ATTACK = '''
 import builtins
@@ -333,6 +351,8 @@ class Target:
     hardcode_return: str = 'return (stored.get("out"), stored.get("weights")) if return_weights else stored["out"]'
 
     def expected_message(self, threat: Threat, message: str) -> bool:
+        if threat.code is WRITE_ATTACK:
+            return writes_stayed_inside(message)
         return any(option in message for option in threat.expect.split("|"))
 
     def touched(self, threat: Threat) -> tuple[str, ...]:
