@@ -93,33 +93,28 @@ def test_the_worker_runs_unprivileged_in_its_own_namespaces(kit, tmp_path):
     folder, manifest, handout, reference = kit
     probe = correct_submission(kit, "probe")
     source = (probe / "beta.py").read_text()
-    (probe / "beta.py").write_text(source.replace("    return np.sqrt", '''    import os, socket
+
+    def run_probe(body: str):
+        """Grade the probe with ``body`` in front of beta's return; the first case's message and the worker uid."""
+        (probe / "beta.py").write_text(source.replace("    return np.sqrt", body + "\n    return np.sqrt"))
+        with grade.Grader(manifest, handout=handout, reference=reference, mode=sandbox.detect("bwrap"),
+                          limits=LIMITS, log=lambda *_: None, tasks=["norm"]) as grader:
+            grader.prepare()
+            result = grader.grade(probe, slot=3)
+            return result.tasks[0].cases[0].message, grader.uids.uid(3)
+
+    message, _ = run_probe("""    import os, socket
     facts = [os.getuid(), os.geteuid(), os.getgid(), os.getpid(), len([p for p in os.listdir("/proc") if p.isdigit()])]
-    facts.append(sorted(os.listdir("/")))
     facts.append(socket.if_nameindex() if hasattr(socket, "if_nameindex") else [])
-    facts.append(open("/proc/self/status").read().split("CapEff:")[1].split()[0])
-    raise RuntimeError(repr(facts))
-    return np.sqrt'''))
-    with grade.Grader(manifest, handout=handout, reference=reference, mode=sandbox.detect("bwrap"), limits=LIMITS,
-                      log=lambda *_: None, tasks=["norm"]) as grader:
-        grader.prepare()
-        result = grader.grade(probe, slot=3)
-    message = result.tasks[0].cases[0].message
+    raise RuntimeError(repr(facts))""")
     assert "not allowed" in message  # the policy stops `import socket` before anything runs
-    (probe / "beta.py").write_text(source.replace("    return np.sqrt", f'''    import os
+    message, worker_uid = run_probe(f"""    import os
     INSTRUCTOR_PATHS = {[str(ROOT), str(reference), str(handout)]!r}
     facts = [os.getuid(), os.geteuid(), os.getgid(), os.getpid(), len([p for p in os.listdir("/proc") if p.isdigit()])]
     facts.append(sorted(os.listdir("/")))
     facts.append([os.path.exists(path) for path in INSTRUCTOR_PATHS])
     facts.append(open("/proc/self/status").read().split("CapEff:")[1].split()[0])
-    raise RuntimeError(repr(facts))
-    return np.sqrt'''))
-    with grade.Grader(manifest, handout=handout, reference=reference, mode=sandbox.detect("bwrap"), limits=LIMITS,
-                      log=lambda *_: None, tasks=["norm"]) as grader:
-        grader.prepare()
-        result = grader.grade(probe, slot=3)
-        worker_uid = grader.uids.uid(3)
-    message = result.tasks[0].cases[0].message
+    raise RuntimeError(repr(facts))""")
     facts = eval(message.split("RuntimeError: ", 1)[1].rsplit(" (beta.py", 1)[0])  # noqa: S307 - our own repr
     uid, euid, gid, pid, processes, top, visible, caps = facts
     assert visible == [False, False, False], "the instructor's kit and the grader's trees are invisible"
