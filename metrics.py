@@ -64,13 +64,20 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
     return float(((mu_r - mu_g) ** 2).sum() + np.trace(cov_r + cov_g - 2 * cross))
 
 
+def new_classifier(dataset) -> FeatureClassifier:
+    """A classifier sized for the images of ``dataset``, its lazy layer materialised on one image."""
+    image = dataset[0][0]
+    model = FeatureClassifier(image.shape[0])
+    model(image[None])  # fixes the lazy layer's width before any state is loaded or moved
+    return model
+
+
 def train_classifier(dataset, device: torch.device, epochs: int = CLASSIFIER_EPOCHS) -> tuple[FeatureClassifier, float]:
     """Train the feature classifier; returns it (in eval mode) and its final training accuracy."""
     generator = torch.Generator().manual_seed(CLASSIFIER_SEED)
     with torch.random.fork_rng():
         torch.manual_seed(CLASSIFIER_SEED)
-        model = FeatureClassifier(dataset[0][0].shape[0])
-        model(dataset[0][0][None])  # materialise the lazy layer before moving to the device
+        model = new_classifier(dataset)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=True, generator=generator)
@@ -113,8 +120,7 @@ class FrechetEvaluator:
         if state is not None and state.get("settings") != CACHE_SETTINGS:
             state = None  # cached by another version of the classifier: train afresh
         if state is not None:
-            self.classifier = FeatureClassifier(dataset[0][0].shape[0])
-            self.classifier(dataset[0][0][None])
+            self.classifier = new_classifier(dataset)
             self.classifier.load_state_dict(state["model"])
             self.classifier.to(device).eval()
             self.accuracy = state["accuracy"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.cases_np_attention import CASES
-from tests.harness import check_case
+from tests.harness import case_params, check_case
 
 TASK = "multi_head_attention"
 
@@ -20,8 +20,7 @@ def make_layer(embed_dim: int, num_heads: int, seed: int = 0):
     return MultiHeadAttention(embed_dim, num_heads, np.random.default_rng(seed))
 
 
-@pytest.mark.task(TASK)
-@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+@pytest.mark.parametrize("case", case_params(CASES))
 def test_reference_values(case):
     check_case("np_attention", case)
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tests.cases_vit import CASES
-from tests.harness import check_case, fill_parameters
+from tests.harness import case_params, check_case, fill_parameters
 
 ENCODER = "transformer_encoder"
 VIT = "vision_transformer"
@@ -51,7 +51,7 @@ def zero_(*layers):
                 param.zero_()
 
 
-@pytest.mark.parametrize("case", [pytest.param(case, id=case.name, marks=pytest.mark.task(case.task)) for case in CASES])
+@pytest.mark.parametrize("case", case_params(CASES))
 @torch.no_grad()
 def test_reference_values(case):
     check_case("vit", case)
