@@ -423,8 +423,9 @@ def train(config: TrainConfig, model, recipe: Recipe, dataset, *, progress: bool
 
     final_step = max(config.steps, start)
     save_samples(final_step, info)
-    _save_atomic(checkpoint(final_step), folder / "latest.pt")
-    _save_atomic(checkpoint(final_step), folder / "final.pt")
+    state = checkpoint(final_step)
+    _save_atomic(state, folder / "latest.pt")
+    _save_atomic(state, folder / "final.pt")
     elapsed = time.perf_counter() - started
     final = {"step": final_step, "seconds": round(elapsed, 2),
              "steps_per_second": round((final_step - start) / elapsed, 3) if elapsed > 0 else None,
