@@ -13,9 +13,9 @@ Whatever the source, loading ends with the same arrays (uint8 images, integer la
 same :class:`ImageArrayDataset`, so there is one code path for indexing and transforms, and one
 line is printed saying where the images came from and how many there are.
 
-The 2-D sets of the flow and score-model assignments (moons, point clouds rendered from text,
-arcs and sine samples, planar-flow densities) are to join this module in a section of their own
-after the image sets; none is here yet.
+The 2-D sets of the flow and score-model assignments sit in a section of their own after the
+image sets: a point cloud rendered from any text (the score model's "CS446"); moons, arcs and
+sine samples and the planar-flow densities are to join it.
 
 Shapes: N images, C channels (1 for MNIST/Fashion-MNIST, 3 for CIFAR-10), H x W pixels.
 A dataset item is ``(image, label)``: a float32 tensor (C, H, W) and a Python int.
@@ -35,6 +35,10 @@ from typing import Callable
 
 import numpy as np
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextPath
 from torch.utils.data import Dataset
 from torchvision import datasets as tv_datasets
 from torchvision import transforms as tv_transforms
@@ -431,3 +435,62 @@ def load_images(name: str, root: str | Path = DEFAULT_ROOT, *, train: bool = Tru
         why = f" [{tried[0]}]" if tried else ""  # why the fallback, when one is used
         print(f"data: {dataset.source} ({len(dataset)} images){why}")
     return dataset
+
+
+# ----------------------------------------------------------------------------------------------
+# 2-D point sets
+# ----------------------------------------------------------------------------------------------
+# Shapes: N points, each a row (x, y).
+
+TEXT = "CS446"  # the score model's default text (cs446-sp24, section 5)
+TEXT_HEIGHT_PX = 28  # rendered height of the text's glyphs; each dark pixel becomes one point
+TEXT_FONT = FontProperties(family="DejaVu Sans")  # ships with matplotlib: the same on every machine
+TEXT_NOISE = 0.01  # standard deviation of the Gaussian jitter added to every point
+
+
+def render_text(text: str, height: int = TEXT_HEIGHT_PX) -> np.ndarray:
+    """Rasterise ``text`` with matplotlib's own text rendering (Agg, no display, no OpenCV).
+
+    Returns a boolean image (rows, columns), True where a glyph covers more than half a pixel;
+    the glyphs are about ``height`` pixels tall, with a margin of blank pixels around them.
+    """
+    if not text.strip():
+        raise ValueError(f"the text of a point cloud needs at least one visible character, got {text!r}")
+    # The text's outline at font size 100 gives its aspect, so the canvas fits any text.
+    extents = TextPath((0, 0), text, size=100, prop=TEXT_FONT).get_extents()
+    font_size = 100 * height / max(extents.height, 1e-6)
+    dpi = 72  # one point per pixel: font sizes are in pixels
+    width = int(np.ceil(extents.width * font_size / 100)) + 2 * height
+    figure = Figure(figsize=(width / dpi, 3 * height / dpi), dpi=dpi)
+    figure.text(0.5, 0.5, text, ha="center", va="center", fontproperties=TEXT_FONT, size=font_size)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    gray = np.asarray(canvas.buffer_rgba())[..., :3].mean(axis=-1)  # (rows, columns), 255 = white
+    return gray < 128
+
+
+def text_point_cloud(text: str = TEXT, noise: float = TEXT_NOISE, seed: int | None = 0,
+                     height: int = TEXT_HEIGHT_PX) -> np.ndarray:
+    """A 2-D point cloud that spells ``text``: one point per dark pixel of the rendered text.
+
+    As in the handout's data: pixel (row r, column c) becomes the point (c, -r) (so the text
+    reads left to right, upright), the cloud is centred on its mean and divided by its vertical
+    extent (max r - min r), then every point gets independent N(0, noise^2) jitter. For "CS446"
+    that is about 1 000 points with y in about [-0.5, 0.5] and x in about [-2.3, 2.2].
+
+    Args:
+        text: what to write; any characters the font has (spaces keep their width).
+        noise: standard deviation of the jitter, >= 0 (0 leaves the pixel grid).
+        seed: seed of the jitter (None: a fresh draw).
+        height: glyph height in pixels; more pixels give more, denser points.
+
+    Returns:
+        float32 array (N, 2).
+    """
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    rows, cols = np.nonzero(render_text(text, height))
+    extent = max(int(rows.max() - rows.min()), 1)  # one row of pixels (e.g. "-") keeps its scale
+    points = np.stack([cols - cols.mean(), -(rows - rows.mean())], axis=1) / extent  # (N, 2)
+    points = points + np.random.default_rng(seed).normal(0.0, noise, size=points.shape)
+    return points.astype(np.float32)

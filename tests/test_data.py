@@ -301,3 +301,44 @@ def test_network_probe_on_localhost():
         assert data.network_reachable("127.0.0.1", open_port, timeout=2.0)
     # the same port, now closed: the connection is refused at once
     assert not data.network_reachable("127.0.0.1", open_port, timeout=2.0)
+
+
+# ---- 2-D point sets ----------------------------------------------------------------------------
+
+
+def test_text_point_cloud_is_centred_and_scaled_by_its_height():
+    points = data.text_point_cloud("CS446", noise=0.0)
+    assert points.dtype == np.float32 and points.ndim == 2 and points.shape[1] == 2
+    assert 800 <= len(points) <= 1300, f"about 1 000 points expected for CS446, got {len(points)}"
+    assert np.allclose(points.mean(axis=0), 0.0, atol=1e-5)
+    assert points[:, 1].max() - points[:, 1].min() == pytest.approx(1.0)
+    width = points[:, 0].max() - points[:, 0].min()
+    assert 3.5 < width < 5.5, f"CS446 is about 4.4 times as wide as it is tall, got {width:.2f}"
+
+
+def test_text_point_cloud_is_upright_and_left_to_right():
+    # An "L": its bottom rows are wide, its top rows narrow (catches a flipped y axis); the
+    # text "L." has its dot to the right of the L (catches a flipped x axis).
+    points = data.text_point_cloud("L", noise=0.0)
+    low, high = points[:, 1].min(), points[:, 1].max()
+    bottom, top = points[points[:, 1] < low + 0.1], points[points[:, 1] > high - 0.1]
+    assert np.ptp(bottom[:, 0]) > 2 * np.ptp(top[:, 0]), "the text is upside down"
+    dotted = data.text_point_cloud("L.", noise=0.0)
+    rightmost = dotted[dotted[:, 0] > dotted[:, 0].max() - 0.1]  # (a column or two of pixels)
+    assert np.all(rightmost[:, 1] < dotted[:, 1].min() + 0.25), "the text is mirrored: the full stop is not rightmost"
+
+
+def test_text_point_cloud_jitter_is_seeded():
+    grid = data.text_point_cloud(noise=0.0)
+    first, again = data.text_point_cloud(seed=3), data.text_point_cloud(seed=3)
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, data.text_point_cloud(seed=4))
+    assert np.std(first - grid) == pytest.approx(data.TEXT_NOISE, rel=0.1)
+
+
+def test_text_point_cloud_follows_the_text_and_rejects_blank_text():
+    assert len(data.text_point_cloud("CS446")) != len(data.text_point_cloud("Hello"))
+    with pytest.raises(ValueError, match="visible character"):
+        data.text_point_cloud("   ")
+    with pytest.raises(ValueError, match="noise"):
+        data.text_point_cloud(noise=-1.0)
