@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from instructor import ROOT
+
+try:
+    import tomllib  # Python 3.11+
+except ModuleNotFoundError:  # Python 3.10: the same parser, installed as tomli (requirements.txt)
+    import tomli as tomllib
 
 ASSIGNMENT_DIR = ROOT / "assignments"
 

@@ -30,12 +30,11 @@ def test_mutation_is_caught(mutation, pristine, tmp_path):
 
 
 def test_each_task_has_three_mutations():
-    import tomllib
+    from instructor.manifest import available, load
 
-    for manifest in sorted((ROOT / "assignments").glob("*.toml")):
-        tasks = tomllib.loads(manifest.read_text()).get("tasks", [])
-        for task in tasks:
-            if task.get("provided"):
+    for assignment in available():
+        for task in load(assignment).tasks:
+            if task.provided:
                 continue
-            count = sum(m.task == task["id"] for m in MUTATIONS)
-            assert count >= 3, f"{manifest.stem}: task {task['id']} has {count} mutation checks, needs 3"
+            count = sum(m.task == task.id for m in MUTATIONS)
+            assert count >= 3, f"{assignment}: task {task.id} has {count} mutation checks, needs 3"

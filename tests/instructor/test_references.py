@@ -28,14 +28,10 @@ def test_references_regenerate(module):
 
 
 def test_cases_are_named_uniquely_and_have_tasks():
-    import tomllib
-
-    from instructor import ROOT
+    from instructor.manifest import available, load
     from tests.harness import load_cases
 
-    tasks = set()
-    for manifest in (ROOT / "assignments").glob("*.toml"):
-        tasks |= {t["id"] for t in tomllib.loads(manifest.read_text()).get("tasks", [])}
+    tasks = {task.id for assignment in available() for task in load(assignment).tasks}
     for module in case_modules():
         names = [case.name for case in load_cases(module)]
         assert len(names) == len(set(names)), f"{module}: duplicate case names"
