@@ -15,6 +15,7 @@ COMMANDS = {
     "references": ("instructor.references", "regenerate tests/reference/*.npz from the solutions"),
     "grade": ("instructor.grade", "grade submissions in a sandbox (table, results.json, CSV)"),
     "gradescope": ("instructor.gradescope", "build the Gradescope autograder zip of an assignment"),
+    "seed": ("instructor.seeds", "show, or draw anew for a new term, the secret seed of the hidden cases"),
 }
 
 

@@ -3,10 +3,14 @@
 How one run goes:
 
 1. Build the assignment's handout (stubs) and, privately, its reference solution.
-2. Choose a secret seed, derive each hidden case's seed from it, and let a trusted worker run
+2. Take the assignment's secret seed (:mod:`instructor.seeds`: kept for the term, so every
+   grading gives the same scores), derive each hidden case's seed from it, and let a trusted worker run
    every case of every graded task with the reference solution: it writes the inputs (public and
    hidden) and the expected outputs. Expected values and seeds stay in a folder only the grader
    can read. The list of cases fixed here is what every submission is scored against.
+   Then grade the reference solution in the sandbox like a submission (the *preflight*): unless
+   it scores full marks, the machine's set-up is at fault, and grading stops with a message for
+   the TA before any student is given a grade.
 3. For each submission: take only the files the manifest says to submit, check their imports
    (:mod:`instructor.policy`), put them into a fresh copy of the handout, and start a sandboxed
    worker (:mod:`instructor.sandbox`, :mod:`instructor.worker`) that runs each task's cases on
@@ -17,7 +21,8 @@ How one run goes:
    pass, a check being a public case together with its hidden variants (all must pass).
 5. Print a table per submission; write Gradescope's ``results.json`` (``--json``) and a CSV
    gradebook (``--csv``). The grader never crashes on a submission: whatever goes wrong costs
-   the tasks it touches, with a message, and the results are always written.
+   the tasks it touches, with a message, and the results are always written. Notes on the
+   machine (sandbox, warnings) go to the TA: stderr and the CSV, never a student's results.
 
 The grader process itself never imports submitted code; it does not even import torch.
 
@@ -49,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from instructor import policy, sandbox
+from instructor import policy, sandbox, seeds
 from instructor.manifest import Manifest, Task, load
 
 MAX_FILE_BYTES = 1 << 20  # a submitted source file larger than this is refused
@@ -87,7 +92,8 @@ class SubmissionResult:
     name: str
     path: str
     tasks: list[TaskResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about the submission: the student sees them
+    grader_notes: list[str] = field(default_factory=list)  # about the machine: for the TA only
     seconds: float = 0.0
 
     @property
@@ -293,7 +299,8 @@ class Grader:
         self.manifest = manifest
         self.mode = mode
         self.limits = limits
-        self.secret = secrets.randbits(63) if secret is None else secret
+        self.secret = seeds.draw() if secret is None else secret
+        self.fingerprint = seeds.fingerprint(self.secret)
         options = grading_options(manifest)
         self.hidden_per_case = options.get("hidden_per_case", HIDDEN_PER_CASE) if hidden_per_case is None else hidden_per_case
         self.all_or_nothing = set(options.get("all_or_nothing", ()))
@@ -318,7 +325,8 @@ class Grader:
         self.worker = self.shared / f"worker-{secrets.token_hex(8)}.py"  # a copy the worker's uid can read
         shutil.copyfile(sandbox.WORKER, self.worker)
         os.chmod(self.worker, 0o644)
-        self.notes = list(mode.notes)
+        self.notes = list(mode.notes)  # about this machine and run, for the TA
+        self.reference_failures: list[str] = []  # cases the reference solution itself failed
         self.cases: dict[str, list[PlannedCase]] = {}
         self.preload = self._preload()
         self.handout_files = sorted(p.relative_to(self.handout).as_posix() for p in self.handout.rglob("*") if p.is_file())
@@ -351,6 +359,7 @@ class Grader:
         by_task: dict[str, list[PlannedCase]] = {task.id: [] for task in self.tasks}
         for info in json.loads(summary_path.read_text()):
             if info["status"] != "ok":
+                self.reference_failures.append(f"case {info['id']}: {info.get('message', '')}")
                 self.notes.append(f"WARNING: the reference solution failed on case {info['id']} "
                                   f"({info.get('message', '')}); the case is not graded")
                 continue
@@ -366,8 +375,22 @@ class Grader:
         self.cases = by_task
         self.preload = self._preload(sorted({case.module for cases in by_task.values() for case in cases}))
         count = sum(len(cases) for cases in by_task.values())
-        self.log(f"reference values: {count} cases ({self.hidden_per_case} hidden per public case) "
-                 f"in {time.monotonic() - start:.1f} s")
+        self.log(f"reference values: {count} cases ({self.hidden_per_case} hidden per public case, "
+                 f"seed fingerprint {self.fingerprint}) in {time.monotonic() - start:.1f} s")
+
+    def preflight(self) -> SubmissionResult:
+        """Grade the reference solution in the sandbox, as any submission; stop unless it scores full marks.
+
+        A reference solution that loses points here means the machine is at fault (the sandbox
+        cannot start Python or see a library, a limit is too tight, a case is broken), and grading
+        the students would give each of them that loss: :class:`SetupError` says what went wrong.
+        """
+        check = self.grade(self.reference)
+        if check.score < check.max_score or self.reference_failures:
+            raise SetupError(preflight_report(self, check))
+        self.log(f"preflight: the reference solution scores {check.score:g} / {check.max_score:g} in the sandbox "
+                 f"({check.seconds:.1f} s)")
+        return check
 
     def _trusted_worker(self, args: list[str], *, timeout: float) -> str:
         import subprocess
@@ -538,9 +561,9 @@ class Grader:
 
     def _check_hello(self, hello: dict, uid: int | None, result: SubmissionResult) -> None:
         if uid is not None and (hello.get("uid") != uid or hello.get("euid") != uid):
-            result.notes.append(f"WARNING: the worker reports uid {hello.get('uid')}, expected {uid}")
+            result.grader_notes.append(f"WARNING: the worker reports uid {hello.get('uid')}, expected {uid}")
         if uid is not None and hello.get("CapEff", "0" * 16).strip("0"):
-            result.notes.append(f"WARNING: the worker kept capabilities {hello.get('CapEff')}")
+            result.grader_notes.append(f"WARNING: the worker kept capabilities {hello.get('CapEff')}")
 
     def _take_case(self, header: dict, payload: bytes, expected_ids: dict[str, PlannedCase],
                    results: dict[str, TaskResult], reported: set[str]) -> None:
@@ -617,6 +640,33 @@ def first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
+class SetupError(SystemExit):
+    """The grader cannot grade fairly on this machine: nobody's grade may be written."""
+
+
+def preflight_report(grader: Grader, check: SubmissionResult) -> str:
+    """What the TA reads when the reference solution does not score full marks in the sandbox."""
+    lines = [f"GRADING STOPPED, no grades written: the reference solution of {grader.manifest.id} scored "
+             f"{check.score:g} / {check.max_score:g} in this machine's sandbox. Every student would lose those "
+             f"points for a problem of the grader's set-up, not of their code.",
+             f"  {grader.mode.summary()}", *(f"  {note}" for note in [*grader.notes, *check.grader_notes, *check.notes])]
+    lines += [f"  reference solution failed {failure}" for failure in grader.reference_failures]
+    lines += [f"  {task.task.id}: {task.score:g} / {task.max_score:g}: {task.message}"
+              for task in check.tasks if task.score < task.max_score]
+    text = "\n".join(lines)
+    hints = ["What to check:"]
+    if "failed to start" in text or "did not start" in text:
+        hints.append("  - the worker's Python cannot start in the sandbox: run the grader with the Python that has "
+                     "numpy and torch (`python -c 'import numpy, torch'`), and compare with `--sandbox none`")
+    if "time limit" in text or "timed out" in text:
+        hints.append("  - a time limit is too tight for this machine: raise --case-timeout / --task-timeout")
+    if "memory" in text:
+        hints.append("  - a memory limit is too tight for this machine (sandbox.Limits)")
+    hints.append(f"  - grade the reference solution alone: python -m instructor release {grader.manifest.id} --out key "
+                 f"--solutions, then python -m instructor grade {grader.manifest.id} key")
+    return text + "\n" + "\n".join(hints)
+
+
 # ---- reports ------------------------------------------------------------------------------------
 
 
@@ -662,21 +712,18 @@ def gradescope_json(result: SubmissionResult, header_notes: list[str] = ()) -> d
     }
 
 
-def failed_json(message: str, seconds: float = 0.0) -> dict:
-    """results.json when grading could not happen at all (still a valid Gradescope file)."""
-    return {"score": 0, "execution_time": round(seconds, 2), "output": message, "tests": [],
-            "visibility": "visible", "stdout_visibility": "hidden"}
-
-
-def write_csv(path: Path, results: list[SubmissionResult], tasks: list[Task]) -> None:
+def write_csv(path: Path, results: list[SubmissionResult], tasks: list[Task], *, fingerprint: str = "",
+              grader_notes: list[str] = ()) -> None:
+    """The gradebook: a row per submission, with the seed's fingerprint and the TA's notes on the machine."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["submission", "score", "max_score", *(task.id for task in tasks), "seconds", "notes"])
+        writer.writerow(["submission", "score", "max_score", *(task.id for task in tasks), "seconds", "notes",
+                         "seed_fingerprint", "grader_notes"])
         for result in results:
             scores = {task.task.id: task.score for task in result.tasks}
             writer.writerow([result.name, f"{result.score:g}", f"{result.max_score:g}",
                              *(f"{scores.get(task.id, 0):g}" for task in tasks), f"{result.seconds:.1f}",
-                             " | ".join(result.notes)])
+                             " | ".join(result.notes), fingerprint, " | ".join([*grader_notes, *result.grader_notes])])
 
 
 # ---- building and running -----------------------------------------------------------------------
@@ -738,7 +785,9 @@ def configure(parser) -> None:
                         help="auto: bubblewrap when usable, else a loud plain-process fallback")
     parser.add_argument("--task", action="append", dest="tasks", metavar="ID", help="grade only this task (repeatable)")
     parser.add_argument("--hidden", type=int, default=None, metavar="N", help="hidden variants per public case")
-    parser.add_argument("--seed", type=int, default=None, help="secret seed of the hidden cases (default: random)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="secret seed of the hidden cases (default: the assignment's, kept in grading-secrets/; "
+                             "see python -m instructor seed)")
     parser.add_argument("--task-timeout", type=float, default=sandbox.Limits.task_timeout, help="seconds per task")
     parser.add_argument("--case-timeout", type=float, default=sandbox.Limits.case_timeout, help="seconds per case")
     parser.add_argument("--quiet", action="store_true", help="print only one line per submission")
@@ -747,38 +796,47 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    """Grade; whatever fails, every requested results file is written (a failure one if need be)."""
+    """Grade. A submission's results are written as soon as it is graded; when the grader cannot
+    grade on this machine (no manifest, a broken build, a failed preflight) it stops before any
+    grade is given, tells the TA why on stderr, writes no results and returns 2."""
     start = time.monotonic()
     build_dir = Path(tempfile.mkdtemp(prefix="grade-build-"))
     try:
         return _run(args, build_dir, start)
-    except (SystemExit, Exception) as error:  # noqa: BLE001 - the grader must leave results behind
-        message = f"the grader could not grade: {error}"
-        print(message, file=sys.stderr)
+    except (SystemExit, Exception) as error:  # noqa: BLE001 - the TA gets a message, never a traceback alone
+        if isinstance(error, SetupError):
+            print(error, file=sys.stderr)
+        else:
+            print(f"GRADING STOPPED, no grades written: the grader could not grade: {error}", file=sys.stderr)
         if not isinstance(error, SystemExit):
             import traceback
 
             traceback.print_exc()
-        _write_failure(args.json, args.submissions, message, start)
         return 2
     finally:
         shutil.rmtree(build_dir, ignore_errors=True)
 
 
 def _run(args, build_dir: Path, start: float) -> int:
+    def tell_ta(line: str) -> None:  # notes on the machine: never in a student's results
+        print(line, file=sys.stderr, flush=True)
+
     manifest = load(args.assignment)
     mode = sandbox.detect(args.sandbox)
     limits = sandbox.Limits(task_timeout=args.task_timeout, case_timeout=args.case_timeout)
     for line in [mode.summary(), *mode.notes]:
-        print(line, file=sys.stderr if line.startswith("WARNING") else sys.stdout)
+        tell_ta(line)
+    secret = args.seed if args.seed is not None else seeds.load_or_draw(manifest.id, log=tell_ta)
     if args.handout and args.reference:
         handout, reference = args.handout, args.reference
     else:
         handout, reference = build_trees(manifest.id, build_dir)
-    with Grader(manifest, handout=handout, reference=reference, mode=mode, limits=limits, secret=args.seed,
+    with Grader(manifest, handout=handout, reference=reference, mode=mode, limits=limits, secret=secret,
                 hidden_per_case=args.hidden, tasks=args.tasks) as grader:
         grader.prepare()
-        header = [mode.summary(), *grader.notes]
+        grader.preflight()
+        tell_ta(f"hidden cases: seed fingerprint {grader.fingerprint}" + (" (from --seed)" if args.seed is not None else ""))
+        header = [f"hidden cases drawn with the seed of fingerprint {grader.fingerprint}"]
         names = unique_names(args.submissions)
         targets = dict(zip(names, _json_targets(args.json, names))) if args.json else {}
 
@@ -792,7 +850,8 @@ def _run(args, build_dir: Path, start: float) -> int:
 
         results = grade_all(grader, args.submissions, jobs=args.jobs, on_result=show, names=names)
         if args.csv:
-            write_csv(args.csv, results, grader.tasks)
+            write_csv(args.csv, results, grader.tasks, fingerprint=grader.fingerprint,
+                      grader_notes=[mode.summary(), *grader.notes])
     elapsed = time.monotonic() - start
     print(f"graded {len(results)} submission(s) in {elapsed:.1f} s "
           f"({elapsed / max(len(results), 1):.1f} s each, --jobs {args.jobs})")
@@ -807,9 +866,3 @@ def _json_targets(path: Path, names: list[str]) -> list[Path]:
     path.mkdir(parents=True, exist_ok=True)
     return [path / f"{name}.json" for name in names]
 
-
-def _write_failure(path: Path | None, submissions: list[Path], message: str, start: float) -> None:
-    if not path:
-        return
-    for target in _json_targets(path, unique_names(submissions)):
-        target.write_text(json.dumps(failed_json(message, time.monotonic() - start), indent=2))

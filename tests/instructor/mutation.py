@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
-SKIP = shutil.ignore_patterns(".git", "data", "runs", "handout", "__pycache__", ".pytest_cache", "*.zip")
+SKIP = shutil.ignore_patterns(".git", ".venv", "grading-secrets", "data", "runs", "handout", "__pycache__",
+                              ".pytest_cache", "*.zip")
 
 
 @dataclass(frozen=True)

@@ -279,18 +279,16 @@ def test_gradescope_json_follows_the_schema():
     assert "hidden 1 of m/a" in data["tests"][0]["output"]
 
 
-def test_failed_json_is_valid_gradescope():
-    data = grade.failed_json("no manifest")
-    assert data["score"] == 0 and data["tests"] == [] and data["output"] == "no manifest"
-
-
 def test_csv_gradebook(tmp_path):
     result = scored(a_result())
     path = tmp_path / "book.csv"
-    grade.write_csv(path, [result], [task.task for task in result.tasks])
+    result.grader_notes.append("WARNING: the worker kept capabilities 1")
+    grade.write_csv(path, [result], [task.task for task in result.tasks], fingerprint="0123abcd4567",
+                    grader_notes=["sandbox: bubblewrap"])
     rows = path.read_text().splitlines()
-    assert rows[0] == "submission,score,max_score,alpha,beta,seconds,notes"
+    assert rows[0] == "submission,score,max_score,alpha,beta,seconds,notes,seed_fingerprint,grader_notes"
     assert rows[1].startswith("alice,1,3,1,0,3.2,")
+    assert rows[1].endswith(",0123abcd4567,sandbox: bubblewrap | WARNING: the worker kept capabilities 1")
 
 
 def test_table_lists_every_task():

@@ -55,19 +55,28 @@ def threat_results(kit):
     return target, dict(zip([t.name for t in threats.THREATS] + ["correct", "stub"], results))
 
 
+@pytest.fixture(scope="module")
+def basic_results(kit):
+    """The reference solution and the stubs alone, graded in bubblewrap (the default suite's share)."""
+    folder, manifest, handout, reference = kit
+    with grade.Grader(manifest, handout=handout, reference=reference, mode=sandbox.detect("bwrap"), limits=LIMITS,
+                      log=lambda *_: None) as grader:
+        grader.prepare()
+        results = grade.grade_all(grader, [correct_submission(kit), handout], jobs=2)
+    return dict(zip(["correct", "stub"], results))
+
+
 @needs_bwrap
-def test_correct_submission_scores_full_marks_on_public_and_hidden_cases(threat_results):
-    _, results = threat_results
-    result = results["correct"]
+def test_correct_submission_scores_full_marks_on_public_and_hidden_cases(basic_results):
+    result = basic_results["correct"]
     assert scores(result) == FULL, grade.table(result)
     assert sum(case.hidden for task in result.tasks for case in task.cases) == 8  # 2 hidden per public case
     assert all(case.passed for task in result.tasks for case in task.cases)
 
 
 @needs_bwrap
-def test_handout_stubs_score_zero_with_not_implemented(threat_results):
-    _, results = threat_results
-    result = results["stub"]
+def test_handout_stubs_score_zero_with_not_implemented(basic_results):
+    result = basic_results["stub"]
     assert scores(result) == {"add": 0, "scale": 0, "norm": 0}
     for task in result.tasks:
         assert task.message.startswith("not implemented") and task.task.id in task.message

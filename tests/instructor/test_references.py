@@ -12,9 +12,10 @@ import pytest
 from instructor.references import case_modules, compute
 from tests.harness import reference_path
 
-# Looser than bit-for-bit: float32 kernels may round differently on another CPU, but far
-# tighter than any case's own tolerance, so a changed solution or case is still caught.
-RTOL, ATOL = 1e-5, 1e-7
+# Looser than bit-for-bit: float32 kernels round differently on another CPU or torch build (up
+# to 1.2e-6 on the ViT's outputs of size 5 between two builds of torch 2.14.1), but tighter than
+# every case's own tolerance (rtol 1e-4, atol 1e-5), so a changed solution or case is still caught.
+RTOL, ATOL = 1e-5, 3e-6
 
 
 @pytest.mark.parametrize("module", case_modules())

@@ -97,7 +97,7 @@ def test_stubs_fail_only_with_their_named_error(handouts):
     graded = {t.id for t in handout.manifest.tasks if not t.provided}
     failing_tasks = set()
     for entry in results:
-        if entry["outcome"] == "passed":
+        if entry["outcome"] in ("passed", "skipped"):  # a skip (e.g. data this machine lacks) is no failure
             continue
         where = f"{entry['test']} ({entry['when']}): {entry['error']}: {entry['message']}"
         assert entry["outcome"] == "failed" and entry["task"] in graded, f"unexpected failure on the handout: {where}"
@@ -112,7 +112,7 @@ def test_solutions_pass_every_public_test(handouts):
     _, solutions, base = handouts
     (base / "again").mkdir(exist_ok=True)
     results = run_public_tests(solutions.root, base / "again")
-    failures = [f"{r['test']}: {r['error']}: {r['message']}" for r in results if r["outcome"] != "passed"]
+    failures = [f"{r['test']}: {r['error']}: {r['message']}" for r in results if r["outcome"] == "failed"]
     assert results and not failures, "\n".join(failures)
 
 
