@@ -2,8 +2,18 @@
 
 ``TrainConfig`` holds every setting of a run with its default and a comment. The command line
 is built from its fields (``--steps 300``, ``--gradient_penalty 10``), so adding a setting is
-one field; an unknown flag is rejected with the list of valid ones. A *preset* replaces the
-quick defaults with a handout's full setting (``--preset full``), and flags override presets.
+one field; an unknown flag is rejected with the list of valid ones.
+
+Settings are resolved in layers, each overriding the one before: the defaults below, the chosen
+model's own defaults (its quick setting, from its registry entry in ``main.MODELS``), the model's
+preset (``--preset full``: the handout's setting), ``--smoke``, and last the flags given.
+
+A model reads only some settings: the :data:`COMMON` ones and those its registry entry lists in
+``uses``. A flag the chosen model does not use is an error that lists the ones it does use, so
+``--gradient_penalty 10`` cannot be silently ignored by a VAE.
+
+A model family that needs a setting of its own (say ``--loss_type``) adds one field here, with
+its default and comment, and names it in its registry entries' ``uses``.
 """
 
 from __future__ import annotations
@@ -24,13 +34,16 @@ class TrainConfig:
     model: str = "mlp"  # which model to train: a key of main.MODELS
     preset: str = "quick"  # quick: minutes on a laptop CPU; full: the handout's setting
     steps: int = 2000  # gradient steps (one discriminator + one generator update each)
-    batch_size: int = 64  # images per step (the handout's 64)
+    epochs: int | None = None  # passes over the training split (models trained in epochs; replaces --steps)
+    batch_size: int = 64  # examples per step (the CSCD84 handout's 64)
+    lr: float = 1e-3  # Adam learning rate of models with one optimiser (VAEs, flows, score models)
     gradient_penalty: float | None = None  # WGAN-GP weight lambda; not given: the vanilla GAN
     lr_discriminator: float = 5e-4  # Adam learning rate of the discriminator / critic
     lr_generator: float = 2e-4  # Adam learning rate of the generator
     beta1: float = 0.5  # Adam's first-moment decay, for both optimisers
     beta2: float = 0.999  # Adam's second-moment decay, for both optimisers
-    sample_every: int = 1000  # steps between sample grids (PDF + PNG) and latest.pt
+    sample_every: int = 1000  # steps between figures (PDF + PNG) and latest.pt
+    eval_every: int = 0  # steps between evaluations (e.g. validation NLL); 0: each epoch, or with the figures
     log_every: int = 50  # steps between rows of metrics.csv
     seed: int = 42  # seeds torch, numpy and Python's random
     device: str = "auto"  # auto | cpu | cuda | mps
@@ -52,7 +65,11 @@ class TrainConfig:
         for name in ("steps", "batch_size", "sample_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("lr_discriminator", "lr_generator"):
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.eval_every < 0:
+            raise ConfigError(f"--eval_every must be 0 (each epoch, or with the figures) or more, got {self.eval_every}")
+        for name in ("lr", "lr_discriminator", "lr_generator"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
         if self.device not in DEVICES:
@@ -63,15 +80,18 @@ class TrainConfig:
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
-# Settings each preset changes; everything else keeps its default.
-PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {},
-    # The handout's Figure 1 compares GAN and WGAN-GP after 40 000 gradient steps.
-    "full": {"steps": 40_000},
-}
+# The presets a registry entry may define. "quick" is the entry's own defaults (minutes on a
+# laptop CPU); "full" is the handout's setting. What each changes lives in the entry.
+PRESETS = ("quick", "full")
 
-# What --smoke changes: a handful of steps, every output written at least once.
+# Settings every model reads; any other flag must be listed in the entry's ``uses``.
+COMMON = ("model", "preset", "seed", "device", "runs_dir", "run_name", "resume", "smoke",
+          "sample_every", "log_every")
+
+# What --smoke changes: a handful of steps (or one epoch of a little data, see main.SMOKE_ITEMS),
+# every output written at least once.
 SMOKE = {"steps": 4, "sample_every": 2, "log_every": 1}
+SMOKE_EPOCHS = {"epochs": 1}
 
 
 class ConfigError(ValueError):
@@ -82,6 +102,12 @@ def _parse_optional_float(text: str) -> float | None:
     if text.lower() in ("none", ""):
         return None
     return float(text)
+
+
+def _parse_optional_int(text: str) -> int | None:
+    if text.lower() in ("none", ""):
+        return None
+    return int(text)
 
 
 def _parse_bool(text: str) -> bool:
@@ -141,27 +167,63 @@ def build_parser(models: dict[str, str], prog: str = "main.py") -> argparse.Argu
         elif kind is bool:
             parser.add_argument(flag, nargs="?", const=True, type=_parse_bool, help=help_text)
         elif spec.name in ("device", "preset"):
-            choices = DEVICES if spec.name == "device" else tuple(PRESETS)
+            choices = DEVICES if spec.name == "device" else PRESETS
             parser.add_argument(flag, choices=choices, help=help_text)
         elif kind == (float | None):
             parser.add_argument(flag, type=_parse_optional_float, metavar="FLOAT", help=help_text)
+        elif kind == (int | None):
+            parser.add_argument(flag, type=_parse_optional_int, metavar="INT", help=help_text)
         else:
             parser.add_argument(flag, type=kind, help=help_text)
     parser.set_defaults(**{spec.name: None for spec in fields(TrainConfig)})
     return parser
 
 
-def resolve(argv: list[str], models: dict[str, str]) -> TrainConfig:
-    """Defaults, then the preset, then --smoke, then the flags given: the resolved config."""
-    args = build_parser(models).parse_args(argv)
+def flags_used(entry) -> list[str]:
+    """The flags a registry entry's model reads: the common ones, ``data_root`` when it has data,
+    and those in its ``uses``."""
+    names = list(COMMON) + (["data_root"] if getattr(entry, "data", None) else []) + list(getattr(entry, "uses", ()))
+    return [f"--{name}" for name in names]
+
+
+def model_settings(entry, preset: str) -> dict[str, Any]:
+    """What a registry entry changes from the defaults: its own defaults, then its preset.
+
+    ``entry`` is a registry entry (see ``main.ModelEntry``) or a bare help string (no changes).
+    """
+    presets = getattr(entry, "presets", {})
+    if preset != "quick" and preset not in presets:
+        have = ", ".join(["quick", *presets])
+        raise ConfigError(f"this model has no preset {preset!r}; its presets: {have}")
+    return {**getattr(entry, "defaults", {}), **presets.get(preset, {})}
+
+
+def resolve(argv: list[str], models: dict) -> TrainConfig:
+    """Defaults, the model's defaults, its preset, --smoke, then the flags given: the resolved config.
+
+    ``models`` maps each model name to its registry entry (``main.MODELS``) or to a one-line help.
+    """
+    helps = {name: getattr(entry, "help", entry) for name, entry in models.items()}
+    parser = build_parser(helps)
+    args = parser.parse_args(argv)
     given = {key: value for key, value in vars(args).items() if value is not None}
     config = TrainConfig()
-    for layer in (PRESETS[given.get("preset", config.preset)], SMOKE if given.get("smoke") else {}, given):
-        config = dataclasses.replace(config, **layer)
+    name = given.get("model", config.model)
+    entry = models.get(name, "")
     try:
+        if not isinstance(entry, str):
+            used = flags_used(entry)
+            unused = sorted(f"--{key}" for key in given if f"--{key}" not in used)
+            if unused:
+                raise ConfigError(f"--model {name} does not use {' '.join(unused)}; "
+                                  f"the options it uses: {' '.join(used)}")
+        config = dataclasses.replace(config, **model_settings(entry, given.get("preset", config.preset)))
+        if given.get("smoke"):
+            config = dataclasses.replace(config, **SMOKE, **(SMOKE_EPOCHS if config.epochs else {}))
+        config = dataclasses.replace(config, **given)
         config.validate()
     except ConfigError as error:
-        build_parser(models).error(str(error))
+        parser.error(str(error))
     return config
 
 

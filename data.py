@@ -29,7 +29,7 @@ import importlib.util
 import socket
 import threading
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -61,6 +61,26 @@ class DataUnavailableError(RuntimeError):
 
 class SourceUnavailable(Exception):
     """One source cannot provide the data (files missing, no network, package missing)."""
+
+
+@dataclass
+class Splits:
+    """The data of one training run, as the training loop (``train.train``) takes it.
+
+    Attributes:
+        train: what the loop draws its batches from: any map-style ``Dataset`` (an
+            :class:`ImageArrayDataset`, a ``TensorDataset`` of 2-D points, ...), or None for a
+            model that needs no data (its recipe's batches then come from nothing).
+        validation, test: held-out splits for the recipe's evaluation hooks, or None.
+        name: the data set's name (e.g. "mnist"), for hooks that load more of it.
+        info: anything else hooks need (e.g. the data's known entropy in nats).
+    """
+
+    train: Dataset | None
+    validation: Dataset | None = None
+    test: Dataset | None = None
+    name: str = ""
+    info: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,9 +1,19 @@
 """The kit's one entrypoint: ``python main.py --model NAME [options]``.
 
-Every model is one entry of ``MODELS``: which module defines it, how to build it, what data it
-trains on, and which recipe of the shared training loop (``train.py``) trains it. A model's
-module is imported only when that model is chosen, so a handout that lacks some modules still
-runs the models it has. ``python main.py --help`` lists the options and the models.
+Every model is one entry of ``MODELS`` (a :class:`ModelEntry`): which module defines it and
+how to build it, what data it trains on, which recipe of the shared training loop
+(``train.Recipe``, see ``train.py``'s docstring for a worked example) trains it, which settings
+it reads (``uses``: a flag it does not read is an error listing those it does), its own defaults
+(the quick setting: minutes on a laptop CPU) and its presets (``--preset full``: the handout's
+setting). A new model is one entry here plus a recipe; a new setting is one field of
+``config.TrainConfig``. A model's module is imported only when that model is chosen, so a handout
+that lacks some modules still runs the models it has. ``python main.py --help`` lists the
+options and the models.
+
+Data (the entry's ``data``): an image set name of ``data.load_images`` (with ``transform``),
+or ``"module:function"`` where ``function(config)`` returns a ``data.Splits`` (train, validation
+and test sets, e.g. 2-D points as a ``TensorDataset`` or binarised MNIST), or None. ``--smoke``
+keeps ``SMOKE_ITEMS`` examples of each split and one epoch (or 4 steps).
 
 Examples::
 
@@ -17,32 +27,52 @@ from __future__ import annotations
 
 import importlib
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 from config import TrainConfig, resolve
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One trainable model of the kit."""
+    """One trainable model of the kit: how to build it, its data, its recipe and its settings."""
 
     help: str  # one line for --help
     module: str  # the module defining it, imported on demand
     factory: str  # the class (or function) in that module that builds it
     kwargs: dict = field(default_factory=dict)  # its arguments (the handout's sizes)
-    data: str = "mnist"  # data set name for data.load_images
-    transform: str = "cscd84"  # transform name for data.load_images
-    recipe: str = "GAN"  # the train.Recipe that trains it
+    recipe: str = "GAN"  # its train.Recipe: a name in train.py, or "module:NAME" elsewhere
+    # Its data: an image set of data.load_images ("mnist", "fashion-mnist", "cifar10"), or
+    # "module:function" with function(config) -> data.Splits, or None for a model without data.
+    data: str | None = "mnist"
+    transform: str = "cscd84"  # transform of data.load_images, for an image set
+    uses: tuple[str, ...] = ()  # the TrainConfig fields it reads besides config.COMMON
+    defaults: dict = field(default_factory=dict)  # its quick setting: TrainConfig fields it changes
+    presets: dict = field(default_factory=dict)  # {"full": {...}}: more changes, per preset
 
 
-MODELS: dict[str, ModelEntry] = {
-    "mlp": ModelEntry("MLP generator and MLP discriminator (provided)", "mlp", "MLPGAN", {"noise_dim": 100}),
-    "vit": ModelEntry("ViT generator and ViT discriminator", "vit", "ViTGAN", {"embed_dim": 64, "discriminator": "vit"}),
-    "vit:mlp": ModelEntry("ViT generator and MLP discriminator", "vit", "ViTGAN", {"embed_dim": 64, "discriminator": "mlp"}),
+# The CSCD84 GANs: steps of one discriminator and one generator update, the handout's Figure 1
+# after 40 000 of them.
+CSCD84_GAN = {
+    "uses": ("steps", "batch_size", "gradient_penalty", "lr_discriminator", "lr_generator", "beta1", "beta2"),
+    "presets": {"full": {"steps": 40_000}},
 }
 
-SMOKE_IMAGES = 256  # --smoke trains on this many images only
+MODELS: dict[str, ModelEntry] = {
+    "mlp": ModelEntry("MLP generator and MLP discriminator (provided)", "mlp", "MLPGAN", {"noise_dim": 100},
+                      **CSCD84_GAN),
+    "vit": ModelEntry("ViT generator and ViT discriminator", "vit", "ViTGAN", {"embed_dim": 64, "discriminator": "vit"},
+                      **CSCD84_GAN),
+    "vit:mlp": ModelEntry("ViT generator and MLP discriminator", "vit", "ViTGAN", {"embed_dim": 64, "discriminator": "mlp"},
+                          **CSCD84_GAN),
+}
+
+SMOKE_ITEMS = 256  # --smoke trains (and evaluates) on this many examples of each split only
+
+
+def _named(spec: str, default_module: str):
+    """The object a "module:NAME" string names (a bare NAME is looked up in ``default_module``)."""
+    module, _, name = spec.rpartition(":")
+    return getattr(importlib.import_module(module or default_module), name)
 
 
 def build(entry: ModelEntry):
@@ -51,36 +81,47 @@ def build(entry: ModelEntry):
     return getattr(module, entry.factory)(**entry.kwargs)
 
 
-def run(config: TrainConfig):
-    """Build the chosen model and its data, then train; returns the run folder."""
+def recipe_of(entry: ModelEntry):
+    """The train.Recipe of a registry entry."""
+    return _named(entry.recipe, "train")
+
+
+def load_data(entry: ModelEntry, config: TrainConfig):
+    """The data.Splits of a registry entry (only ``SMOKE_ITEMS`` of each split with --smoke)."""
     import torch
 
     import data
+
+    if entry.data is None:
+        return data.Splits(train=None)
+    if ":" in entry.data:
+        splits = _named(entry.data, "data")(config)
+    else:
+        splits = data.Splits(train=data.load_images(entry.data, config.data_root, transform=entry.transform),
+                             name=entry.data)
+    if config.smoke:
+        cut = {}
+        for split in ("train", "validation", "test"):
+            dataset = getattr(splits, split)
+            if dataset is not None:
+                if isinstance(dataset, torch.utils.data.TensorDataset):  # stays one, for the loop's fast path
+                    cut[split] = torch.utils.data.TensorDataset(*(t[:SMOKE_ITEMS] for t in dataset.tensors))
+                else:
+                    cut[split] = torch.utils.data.Subset(dataset, range(min(SMOKE_ITEMS, len(dataset))))
+        splits = replace(splits, **cut)
+    return splits
+
+
+def run(config: TrainConfig):
+    """Build the chosen model, its data and its recipe, then train; returns the run folder."""
     import train
 
     entry = MODELS[config.model]
-    model = build(entry)
-    dataset = data.load_images(entry.data, config.data_root, transform=entry.transform)
-    if config.smoke:
-        dataset = torch.utils.data.Subset(dataset, range(min(SMOKE_IMAGES, len(dataset))))
-
-    def evaluate(model) -> dict:
-        """Fréchet distance of 1000 samples to real images, in the kit's classifier's features."""
-        import metrics
-
-        device = train.pick_device(config.device)
-        reference = data.load_images(entry.data, config.data_root, transform="plain", verbose=False)
-        cache = Path(config.data_root) / f"kit-classifier-{entry.data}.pt"
-        evaluator = metrics.FrechetEvaluator(reference, device, cache=cache)
-        images = metrics.sample_images(model, evaluator.num_images, device)
-        return {"frechet_distance": evaluator(images)}
-
-    return train.train(config, model, getattr(train, entry.recipe), dataset,
-                       evaluate=None if config.smoke else evaluate)
+    return train.train(config, build(entry), recipe_of(entry), load_data(entry, config))
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = resolve(sys.argv[1:] if argv is None else argv, {name: e.help for name, e in MODELS.items()})
+    config = resolve(sys.argv[1:] if argv is None else argv, MODELS)
     print("config: " + ", ".join(f"{k}={v}" for k, v in vars(config).items()))
     try:
         run(config)

@@ -1,7 +1,7 @@
 """Figures shared by several models.
 
-Sample grids (this module, today): a batch of images laid out as a grid and saved as both PDF
-and PNG. The 2-D figures of the flow and score-model assignments (scatter plots, densities,
+Sample grids: a batch of images laid out as a grid and saved as both PDF and PNG. Loss curves:
+every column of a run's ``metrics.csv`` against the step, one panel per kind. The 2-D figures of the flow and score-model assignments (scatter plots, densities,
 score fields) are to join this module in a section of their own; none is here yet.
 
 Every figure is drawn on its own ``matplotlib.figure.Figure`` and written with the Agg (PNG) or
@@ -13,6 +13,7 @@ Shapes: N images, C channels (1 grayscale, 3 RGB), H x W pixels.
 
 from __future__ import annotations
 
+import csv
 import math
 from pathlib import Path
 
@@ -95,6 +96,77 @@ def save_image_grid(images, path, nrow: int = 8,
     written = []
     for suffix in (".pdf", ".png"):
         target = path.with_name(path.name + suffix)  # keeps dots in the name, e.g. "step_1.5k"
+        figure.savefig(target, dpi=DPI)
+        written.append(target)
+    return written
+
+
+# ----------------------------------------------------------------------------------------------
+# Loss curves of a run
+# ----------------------------------------------------------------------------------------------
+
+CURVE_AXES = ("step", "epoch", "seconds")  # columns of metrics.csv that are not curves
+CURVE_PANEL_SIZE = (4.5, 3.2)  # inches per panel
+CURVE_COLUMNS = 3  # panels per row of the figure
+
+
+def curve_panel(column: str) -> str:
+    """Which panel a metrics.csv column is drawn in: its prefix before "/" (``val/elbo`` goes
+    to "val", ``grad_norm/generator`` to "grad_norm"), "loss" for names ending in ``loss``,
+    else its own name."""
+    if "/" in column:
+        return column.split("/", 1)[0]
+    return "loss" if column.endswith("loss") else column
+
+
+def read_curves(csv_path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every column of a metrics.csv as (steps, values), leaving out the rows where it is empty."""
+    with Path(csv_path).open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    curves = {}
+    for column in (rows[0].keys() if rows else ()):
+        if column in CURVE_AXES:
+            continue
+        points = [(float(row["step"]), float(row[column])) for row in rows if row.get(column) not in (None, "")]
+        if points:
+            steps, values = np.array(points).T
+            curves[column] = (steps, values)
+    return curves
+
+
+def save_loss_curves(csv_path, path) -> list[Path]:
+    """Draw every column of a run's ``metrics.csv`` against the step, to ``<path>.pdf`` and ``.png``.
+
+    One panel per :func:`curve_panel` group (training losses together, validation metrics
+    together, gradient norms together), at most CURVE_COLUMNS panels per row. Returns the paths
+    written, or ``[]`` when the file is missing or holds no rows yet.
+    """
+    if not Path(csv_path).exists():
+        return []
+    curves = read_curves(csv_path)
+    if not curves:
+        return []
+    panels: dict[str, list[str]] = {}
+    for column in curves:
+        panels.setdefault(curve_panel(column), []).append(column)
+    cols = min(CURVE_COLUMNS, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    figure = Figure(figsize=(CURVE_PANEL_SIZE[0] * cols, CURVE_PANEL_SIZE[1] * rows), dpi=DPI,
+                    layout="constrained")
+    for index, (panel, columns) in enumerate(panels.items()):
+        axes = figure.add_subplot(rows, cols, index + 1)
+        for column in columns:
+            steps, values = curves[column]
+            axes.plot(steps, values, marker="." if len(steps) < 30 else None, label=column)
+        axes.set_title("losses" if panel == "loss" else panel)
+        axes.set_xlabel("step")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="small")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix in (".pdf", ".png"):
+        target = path.with_name(path.name + suffix)
         figure.savefig(target, dpi=DPI)
         written.append(target)
     return written

@@ -11,8 +11,46 @@ Objectives (CSCD84 Assignment 4, section 2.2):
   is equivalent. Follow the handout's convention here;
 * the gradient penalty (graded) of Gulrajani et al. (2017).
 
-The training loop at the end serves every model of the kit: a model supplies its step
-function; the loop owns data, optimisers, progress, sample figures, checkpoints and logs.
+The training loop at the end (:func:`train`) serves every model of the kit, GAN or not: a
+model supplies a :class:`Recipe` (its optimisers, its step, and optional hooks for batches,
+figures and evaluation); the loop owns the data order, epochs or steps, progress, checkpoints and
+``--resume``, NaN checks, ``metrics.csv`` with a loss-curve figure, and ``metrics.json``.
+
+How a model family plugs in (one recipe here or in its own module, one registry entry in
+``main.py``; never a second loop). A toy 2-D density model trained in epochs::
+
+    # in flow_network.py (say)
+    def nll_step(config):
+        def step(batch, model, optimizers):          # batch: what make_batch returned
+            loss = -model.log_prob(batch["x"]).mean()  # (B, 2) points -> scalar
+            optimizers["model"].zero_grad(); loss.backward(); optimizers["model"].step()
+            return {"nll_loss": loss.item()}         # floats: logged; *loss: NaN-checked
+        return step
+
+    def validation_nll(model, run):                  # every epoch: a column of metrics.csv
+        with torch.no_grad():
+            points = run.data.validation.tensors[0].to(run.device)
+            return {"val/nll": -model.log_prob(points).mean().item()}
+
+    def density_figure(model, run):                  # with the figures and at the end
+        name = "density" if run.done else f"density_{run.step:06d}"
+        draw_density(model, run.figure_path(name))   # the family's own figure: PDF and PNG
+
+    FLOW = train.Recipe(optimizers=train.adam, step=nll_step, evaluate=validation_nll,
+                        figures=density_figure)
+
+    # in main.py's MODELS
+    "maf": ModelEntry("MADE/MAF on two moons", "flow_network", "MAF", {"blocks": 5},
+                      recipe="flow_network:FLOW", data="data:moons_splits",
+                      uses=("epochs", "batch_size", "lr", "eval_every"),
+                      defaults={"epochs": 5, "batch_size": 100, "lr": 1e-3},
+                      presets={"full": {"epochs": 50}}),
+
+where ``data.moons_splits(config)`` returns ``data.Splits(train=TensorDataset(points), validation=...,
+test=...)``. A ``TensorDataset`` of one tensor gives each step ``make_batch(points, model,
+device)``; without a ``make_batch`` hook the batch is ``{"x": points}`` (``{"x": images, "y":
+labels}`` for an image set). A model without data (``data=None`` in its entry) trains for
+``--steps`` with ``make_batch(model, device)``.
 
 Shapes: B batch, C/H/W image channels/height/width, Z noise (any shape ``sample_noise`` gives).
 A GAN model here has ``generate(noise) -> (B, C, H, W)``, ``discriminate(images) -> (B, 1)``
@@ -27,11 +65,12 @@ import math
 import os
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -39,6 +78,9 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from config import TrainConfig, as_dict
+
+if TYPE_CHECKING:
+    from data import Splits
 
 StepInfo = dict  # what a step returns: floats to log, plus "fake_images" (B, C, H, W) numpy
 
@@ -201,19 +243,88 @@ def train_step_wgan(batch: dict, model, optimizer: dict, gp: float) -> StepInfo:
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to train one kind of model with the shared loop.
+    """How to train one kind of model with the shared loop (see the module docstring's example).
+
+    Only ``optimizers`` and ``step`` are required; every hook left as None is skipped.
 
     Attributes:
-        optimizers: ``optimizers(model, config) -> {name: optimizer}``.
-        step: ``step(config) -> step_fn``; ``step_fn(batch, model, optimizers) -> StepInfo``.
-        make_batch: ``make_batch(images, labels, model, device) -> batch`` for the step.
-        samples: ``samples(model, info, device) -> (N, C, H, W)`` images for the figures, or None.
+        optimizers: ``optimizers(model, config) -> {name: optimizer}`` (:func:`adam` for one
+            Adam optimiser at ``--lr``).
+        step: ``step(config) -> step_fn``; ``step_fn(batch, model, optimizers) -> StepInfo``:
+            one update; the floats it returns are averaged into ``metrics.csv`` and those whose
+            name ends in ``loss`` are checked for NaN. Return ``fake_images`` only if
+            ``samples`` reads them.
+        make_batch: ``make_batch(*data, model, device) -> batch``, where ``data`` is what one
+            batch of the training set holds (``images, labels`` for an image set, ``points``
+            for a ``TensorDataset`` of points, nothing for a model without data), already on
+            ``device``. None: the batch is ``{"x": data[0], "y": data[1]}`` (those present).
+        samples: ``samples(model, info, device) -> (N, C, H, W)`` images for the sample grid
+            ``samples/step_NNNNNN.{pdf,png}``, or None for no grid.
+        sample_range: the (low, high) value range of those images, drawn black to white.
+        figures: ``figures(model, run) -> None``: the model's own figures, written with
+            ``run.figure_path(name)`` (a path without suffix; save both PDF and PNG). Called
+            every ``--sample_every`` steps and once at the end (``run.done`` is then True).
+        evaluate: ``evaluate(model, run) -> {name: float}``: held-out metrics (e.g.
+            ``val/elbo`` on ``run.data.validation``), logged as columns of ``metrics.csv``
+            every ``--eval_every`` steps (0: at the end of each epoch for a model trained in
+            epochs, else with the figures) and at the last step; the last values also go to
+            ``metrics.json``. Name them ``val/...`` so the loss-curve figure groups them.
+        final: ``final(model, run) -> {name: value}``: metrics computed once at the end (a
+            Fréchet distance, a test log-likelihood), printed and saved in ``metrics.json``.
+
+    Hooks (``samples`` excepted) run with the model in evaluation mode, restored afterwards;
+    wrap their computations in ``torch.no_grad()`` where no gradient is needed.
     """
 
     optimizers: Callable
     step: Callable
-    make_batch: Callable
-    samples: Callable
+    make_batch: Callable | None = None
+    samples: Callable | None = None
+    sample_range: tuple[float, float] = (-1.0, 1.0)
+    figures: Callable | None = None
+    evaluate: Callable | None = None
+    final: Callable | None = None
+
+
+@dataclass
+class Run:
+    """What the hooks of a recipe see of the run in progress.
+
+    Attributes:
+        config: the resolved settings.
+        device: where the model lives.
+        folder: the run folder (``runs/<name>``).
+        data: the run's :class:`data.Splits` (train, validation, test, name, info).
+        steps_per_epoch: batches in one pass over the training split (None without data).
+        total_steps: the step the run ends at.
+        step: the number of steps done so far.
+        done: True during the calls at the end of the run.
+    """
+
+    config: TrainConfig
+    device: torch.device
+    folder: Path
+    data: Splits
+    steps_per_epoch: int | None
+    total_steps: int
+    step: int = 0
+    done: bool = False
+
+    @property
+    def epoch(self) -> float:
+        """Passes over the training split so far (fractional within an epoch; 0 without data)."""
+        return self.step / self.steps_per_epoch if self.steps_per_epoch else 0.0
+
+    def figure_path(self, name: str) -> Path:
+        """``<run folder>/figures/<name>`` (no suffix), its folder created."""
+        path = self.folder / "figures" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def adam(model, config: TrainConfig) -> dict:
+    """One Adam optimiser over all parameters, at ``--lr``: ``{"model": optimizer}``."""
+    return {"model": torch.optim.Adam(model.parameters(), lr=config.lr)}
 
 
 def gan_optimizers(model, config: TrainConfig) -> dict:
@@ -251,7 +362,25 @@ def gan_samples(model, info: StepInfo, device: torch.device):
     return images.cpu().numpy()
 
 
-GAN = Recipe(optimizers=gan_optimizers, step=gan_step, make_batch=gan_batch, samples=gan_samples)
+def frechet_final(model, run: Run) -> dict:
+    """Fréchet distance of 1000 samples to real images of the run's data set (``run.data.name``),
+    in the features of the kit's classifier (``metrics.py``). Skipped by ``--smoke``.
+
+    The model's images must be in [-1, 1] (``model.generate``, ``model.sample_noise``)."""
+    if run.config.smoke or not run.data.name:
+        return {}
+    import data
+    import metrics
+
+    reference = data.load_images(run.data.name, run.config.data_root, transform="plain", verbose=False)
+    cache = Path(run.config.data_root) / f"kit-classifier-{run.data.name}.pt"
+    evaluator = metrics.FrechetEvaluator(reference, run.device, cache=cache)
+    images = metrics.sample_images(model, evaluator.num_images, run.device)
+    return {"frechet_distance": evaluator(images)}
+
+
+GAN = Recipe(optimizers=gan_optimizers, step=gan_step, make_batch=gan_batch, samples=gan_samples,
+             final=frechet_final)
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,14 +408,95 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def infinite_batches(dataset, batch_size: int, seed: int):
-    """Shuffled batches forever, dropping each epoch's incomplete last batch."""
+def steps_per_epoch(dataset, batch_size: int) -> int | None:
+    """Full batches in one pass over ``dataset`` (an incomplete last batch is dropped);
+    None without data. A data set smaller than one batch is an error."""
+    if dataset is None:
+        return None
     if len(dataset) < batch_size:
-        raise TrainingError(f"the data set has {len(dataset)} images, fewer than one batch of {batch_size}")
-    generator = torch.Generator().manual_seed(seed)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True, generator=generator)
+        raise TrainingError(f"the data set has {len(dataset)} examples, fewer than one batch of {batch_size}")
+    return len(dataset) // batch_size
+
+
+def epoch_batches(dataset, batch_size: int, seed: int, epoch: int, skip: int = 0):
+    """The batches of one epoch, as tuples of tensors, in an order fixed by ``(seed, epoch)``.
+
+    ``skip`` leaves out the first batches without loading them, so a resumed run sees the rest
+    of its epoch exactly as an uninterrupted run would. A ``TensorDataset`` is sliced directly
+    (fast for small examples such as 2-D points); any other dataset goes through a DataLoader.
+    """
+    usable = len(dataset) // batch_size * batch_size
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+    order = order[skip * batch_size:usable]
+    if isinstance(dataset, torch.utils.data.TensorDataset):
+        for first in range(0, len(order), batch_size):
+            index = order[first:first + batch_size]
+            yield tuple(tensor[index] for tensor in dataset.tensors)
+        return
+    sampler = torch.utils.data.BatchSampler(order.tolist(), batch_size, drop_last=True)
+    for item in torch.utils.data.DataLoader(dataset, batch_sampler=sampler):
+        yield tuple(item) if isinstance(item, (list, tuple)) else (item,)
+
+
+def _batches(dataset, batch_size: int, seed: int, start: int, per_epoch: int | None):
+    """Batches from step ``start`` on, epoch after epoch; empty tuples for a model without data."""
+    if dataset is None:
+        while True:
+            yield ()
+    epoch, skip = divmod(start, per_epoch)
     while True:
-        yield from loader
+        yield from epoch_batches(dataset, batch_size, seed, epoch, skip)
+        epoch, skip = epoch + 1, 0
+
+
+def _default_batch(*data, model=None, device=None) -> dict:
+    return dict(zip(("x", "y"), data))
+
+
+class MetricsLog:
+    """``metrics.csv``: one row per logged step; a row may bring new columns (an evaluation's),
+    in which case the file is rewritten with the wider header. Rows after ``keep_until`` (left
+    by a run that crashed after its last checkpoint) are dropped when resuming."""
+
+    def __init__(self, path: Path, keep_until: int | None = None):
+        self.path = path
+        self.rows: list[dict] = []
+        self.columns: list[str] = []
+        if path.exists():
+            with path.open(newline="") as handle:
+                reader = csv.DictReader(handle)
+                self.columns = list(reader.fieldnames or [])
+                self.rows = [row for row in reader if keep_until is None or int(row["step"]) <= keep_until]
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        partial_path = self.path.with_suffix(".tmp")
+        with partial_path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.columns, restval="")
+            writer.writeheader()
+            writer.writerows(self.rows)
+        os.replace(partial_path, self.path)
+
+    def append(self, row: dict) -> None:
+        self.rows.append(row)
+        new = [key for key in row if key not in self.columns]
+        if new or not self.path.exists():
+            self.columns += new
+            self._rewrite()
+            return
+        with self.path.open("a", newline="") as handle:
+            csv.DictWriter(handle, fieldnames=self.columns, restval="").writerow(row)
+
+
+@contextmanager
+def _evaluation_mode(model):
+    """The model in evaluation mode for a hook, its training mode restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 def _save_atomic(state: dict, path: Path) -> None:
@@ -327,26 +537,44 @@ def _finite_losses(info: StepInfo) -> bool:
     return all(math.isfinite(value) for key, value in info.items() if key.endswith("loss"))
 
 
-def train(config: TrainConfig, model, recipe: Recipe, dataset, *, progress: bool = True,
+def _floats(values: dict) -> dict:
+    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def train(config: TrainConfig, model, recipe: Recipe, data=None, *, progress: bool = True,
           evaluate: Callable[[object], dict] | None = None) -> Path:
-    """Train ``model`` on ``dataset`` with ``recipe``'s step; return the run folder.
+    """Train ``model`` with ``recipe`` on ``data``; return the run folder.
+
+    ``data`` is a :class:`data.Splits`, or a bare training set (a map-style Dataset), or None
+    for a model without data. The run lasts ``config.epochs`` passes over the training split
+    when that is set, else ``config.steps`` steps.
 
     Writes into the run folder: ``config.json`` (the resolved settings), ``metrics.csv``
-    (averaged scalars every ``log_every`` steps), ``samples/step_NNNNNN.{pdf,png}`` (a grid
-    of 64 samples every ``sample_every`` steps and at the end), ``latest.pt`` (every
+    (averaged step scalars every ``log_every`` steps, evaluations as extra columns),
+    ``loss_curves.{pdf,png}`` (every column of ``metrics.csv`` against the step),
+    ``samples/step_NNNNNN.{pdf,png}`` (a grid of 64 samples, for recipes with ``samples``) and
+    the recipe's ``figures/`` every ``sample_every`` steps and at the end, ``latest.pt`` (every
     ``sample_every`` steps) and ``final.pt``, and ``metrics.json`` (the final scalars).
     A NaN or infinite loss stops the run with a TrainingError and keeps the last good
-    ``latest.pt``. ``evaluate(model) -> {name: value}``, if given, adds final quality metrics.
+    ``latest.pt``. ``evaluate(model) -> {name: value}``, if given, adds final metrics (as the
+    recipe's ``final`` hook does).
     """
     from tqdm import tqdm
 
-    from plots import save_image_grid
+    from data import Splits
+    from plots import save_image_grid, save_loss_curves
 
+    splits = data if isinstance(data, Splits) else Splits(train=data)
     device = pick_device(config.device)
     seed_everything(config.seed)
     model.to(device)
     optimizers = recipe.optimizers(model, config)
     step_fn = recipe.step(config)
+    make_batch = recipe.make_batch or _default_batch
+    per_epoch = steps_per_epoch(splits.train, config.batch_size)
+    if config.epochs and per_epoch is None:
+        raise TrainingError(f"{config.model} has no training data, so it cannot train in epochs; use --steps")
+    total = config.epochs * per_epoch if config.epochs else config.steps
     start = 0
 
     if config.resume:
@@ -366,6 +594,8 @@ def train(config: TrainConfig, model, recipe: Recipe, dataset, *, progress: bool
     else:
         folder = new_run_folder(config)
     (folder / "config.json").write_text(json.dumps(as_dict(config), indent=2) + "\n")
+    run = Run(config, device, folder, splits, per_epoch, total, step=start)
+    log = MetricsLog(folder / "metrics.csv", keep_until=start if config.resume else None)
 
     def checkpoint(step: int) -> dict:
         return {
@@ -376,23 +606,38 @@ def train(config: TrainConfig, model, recipe: Recipe, dataset, *, progress: bool
             "rng": {"torch": torch.get_rng_state()},
         }
 
-    def save_samples(step: int, info: StepInfo) -> None:
-        images = recipe.samples(model, info, device)
+    def save_figures(step: int, info: StepInfo) -> None:
+        images = recipe.samples(model, info, device) if recipe.samples else None
         if images is not None:
-            save_image_grid(images[:NUM_SAMPLES], folder / "samples" / f"step_{step:06d}")
+            save_image_grid(images[:NUM_SAMPLES], folder / "samples" / f"step_{step:06d}",
+                            value_range=recipe.sample_range)
+        if recipe.figures:
+            with _evaluation_mode(model):
+                recipe.figures(model, run)
+        save_loss_curves(log.path, folder / "loss_curves")
 
-    batches = infinite_batches(dataset, config.batch_size, config.seed + start)
-    metrics_path = folder / "metrics.csv"
+    def evaluation_due(step: int) -> bool:
+        if recipe.evaluate is None:
+            return False
+        if step == total:
+            return True
+        if config.eval_every:
+            return step % config.eval_every == 0
+        if config.epochs:
+            return step % per_epoch == 0
+        return step % config.sample_every == 0
+
+    batches = _batches(splits.train, config.batch_size, config.seed, start, per_epoch)
     sums: dict[str, float] = {}
     count = 0
     info: StepInfo = {}
+    evaluation: dict[str, float] = {}
     started = time.perf_counter()
-    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress,
+    bar = tqdm(range(start, total), initial=start, total=total, disable=not progress,
                desc=config.model, dynamic_ncols=True)
     for index in bar:
         step = index + 1
-        images, labels = next(batches)
-        batch = recipe.make_batch(images.to(device), labels.to(device), model, device)
+        batch = make_batch(*(tensor.to(device) for tensor in next(batches)), model, device)
         info = step_fn(batch, model, optimizers)
         if not _finite_losses(info):
             bar.close()
@@ -401,37 +646,44 @@ def train(config: TrainConfig, model, recipe: Recipe, dataset, *, progress: bool
                 f"step {step}: a loss is not finite ({losses}); stopping. The last good checkpoint "
                 f"is {folder / 'latest.pt'} (if one was written). Try a smaller learning rate."
             )
-        scalars = {k: float(v) for k, v in info.items() if isinstance(v, (int, float))}
+        run.step = step
+        scalars = _floats(info)
         for key, value in scalars.items():
             sums[key] = sums.get(key, 0.0) + value
         count += 1
         bar.set_postfix({k.replace("_loss", ""): f"{v:.3f}" for k, v in scalars.items() if k.endswith("loss")})
-        if step % config.log_every == 0 or step == config.steps:
-            row = {"step": step, "seconds": round(time.perf_counter() - started, 3),
-                   **{k: v / count for k, v in sums.items()}}
-            new_file = not metrics_path.exists()
-            with metrics_path.open("a", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=list(row))
-                if new_file:
-                    writer.writeheader()
-                writer.writerow(row)
+        row: dict = {}
+        if step % config.log_every == 0 or step == total:
+            row.update({k: v / count for k, v in sums.items()})
             sums, count = {}, 0
-        if step % config.sample_every == 0 and step != config.steps:
-            save_samples(step, info)
+        if evaluation_due(step):
+            with _evaluation_mode(model):
+                evaluation = _floats(recipe.evaluate(model, run))
+            row.update(evaluation)
+            bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in evaluation.items()))
+        if row:
+            epoch = {"epoch": round(run.epoch, 4)} if config.epochs else {}
+            log.append({"step": step, **epoch, "seconds": round(time.perf_counter() - started, 3), **row})
+        if step % config.sample_every == 0 and step != total:
+            save_figures(step, info)
             _save_atomic(checkpoint(step), folder / "latest.pt")
     bar.close()
 
-    final_step = max(config.steps, start)
-    save_samples(final_step, info)
+    final_step = max(total, start)
+    run.done = True
+    save_figures(final_step, info)
     state = checkpoint(final_step)
     _save_atomic(state, folder / "latest.pt")
     _save_atomic(state, folder / "final.pt")
     elapsed = time.perf_counter() - started
-    final = {"step": final_step, "seconds": round(elapsed, 2),
+    final = {"step": final_step, **({"epoch": round(run.epoch, 4)} if config.epochs else {}),
+             "seconds": round(elapsed, 2),
              "steps_per_second": round((final_step - start) / elapsed, 3) if elapsed > 0 else None,
-             **{k: v for k, v in info.items() if isinstance(v, float)}}
-    if evaluate is not None:
-        final.update(evaluate(model))
+             **{k: v for k, v in info.items() if isinstance(v, float)}, **evaluation}
+    for hook in (recipe.final, evaluate):
+        if hook is not None:
+            with _evaluation_mode(model):
+                final.update(hook(model, run) if hook is recipe.final else hook(model))
     (folder / "metrics.json").write_text(json.dumps(final, indent=2) + "\n")
     print("final: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in final.items()))
     print(f"run folder: {folder}")

@@ -37,7 +37,7 @@ def config(tmp_path):
 
 def test_a_run_writes_every_output(config, dataset):
     folder = train.train(config, MockGAN(IMAGE), train.GAN, dataset, progress=False)
-    for name in ("config.json", "metrics.csv", "metrics.json", "latest.pt", "final.pt"):
+    for name in ("config.json", "metrics.csv", "metrics.json", "latest.pt", "final.pt", "loss_curves.png", "loss_curves.pdf"):
         assert (folder / name).exists(), f"{name} missing from the run folder"
     for step in (2, 4):
         for suffix in ("pdf", "png"):
@@ -101,7 +101,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(config, dataset):
     assert not (folder / "final.pt").exists()
 
 
-MODELS = {name: entry.help for name, entry in main.MODELS.items()}
+MODELS = main.MODELS
 
 
 def test_unknown_flag_lists_the_valid_ones(capsys):
