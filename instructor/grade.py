@@ -145,7 +145,10 @@ def collect(submission: Path, wanted: tuple[str, ...]) -> Collected:
 
     Only regular files are taken (a symbolic link could point at the reference solution); a file
     is found at its handout path or, failing that, by its name anywhere in the submission
-    (shallowest first), since students often upload a folder.
+    (shallowest first), since students often upload a folder. Two copies at that same depth (two
+    entries of one name in a zip, or two subfolders) are ambiguous: the file is refused, since the
+    student may have looked at the other one. Whatever cannot be read (a bad CRC, an undecodable
+    name, a broken archive) is a note of this submission, never an error of the grader.
     """
     found = Collected()
     try:
@@ -160,10 +163,10 @@ def collect(submission: Path, wanted: tuple[str, ...]) -> Collected:
             candidates = {submission.name: [submission]}
             reader = lambda entry: _read_regular(entry)  # noqa: E731
         else:
-            found.notes.append(f"{submission} is neither a folder nor a zip file: nothing was submitted")
+            found.notes.append(f"{printable(str(submission))} is neither a folder nor a zip file: nothing was submitted")
             return found
-    except (OSError, zipfile.BadZipFile) as error:
-        found.notes.append(f"could not read the submission: {error}")
+    except Exception as error:  # noqa: BLE001 - a broken zip or folder is the submission's problem
+        found.notes.append(f"could not read the submission: {printable(str(error))[:300]}")
         return found
     taken = set()
     for name in wanted:
@@ -171,18 +174,45 @@ def collect(submission: Path, wanted: tuple[str, ...]) -> Collected:
         if not options:
             found.notes.append(f"{name} was not submitted: the handout's version (stubs) is graded")
             continue
+        for entry in options:
+            taken.add(id(entry))
+        depth = _entry_depth(options[0], submission)
+        tied = [entry for entry in options if _entry_depth(entry, submission) == depth]
+        tied = [entry for entry in tied if not _is_link(entry)] or tied[:1]  # links are refused anyway
+        if len(tied) > 1:
+            shown = ", ".join(printable(_entry_name(entry, submission)) for entry in tied[:4])
+            found.notes.append(f"{name} appears {len(tied)} times at the same place ({shown}): ambiguous, so it is "
+                               "refused and the handout's version (stubs) is graded; submit one copy")
+            continue
         if len(options) > 1:
-            found.notes.append(f"{name} appears {len(options)} times in the submission; graded the first one, {options[0]}")
-        taken.add(id(options[0]))
+            found.notes.append(f"{name} appears {len(options)} times in the submission; graded the shallowest one, "
+                               f"{printable(_entry_name(tied[0], submission))}")
         try:
-            found.files[name] = reader(options[0])
-        except ValueError as error:
-            found.notes.append(f"{name}: {error}; the handout's version (stubs) is graded")
-    others = sorted({_entry_name(entry, submission) for entries in candidates.values() for entry in entries if id(entry) not in taken})
+            found.files[name] = reader(tied[0])
+        except Exception as error:  # noqa: BLE001 - bad CRC, truncated data, odd compression ...
+            found.notes.append(f"{name}: {printable(str(error))[:300]}; the handout's version (stubs) is graded")
+    others = sorted({printable(_entry_name(entry, submission)) for entries in candidates.values() for entry in entries
+                     if id(entry) not in taken})
     if others:
         shown = ", ".join(others[:6]) + (", ..." if len(others) > 6 else "")
         found.notes.append(f"ignored {len(others)} other file(s), only {', '.join(wanted)} are graded: {shown}")
     return found
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print and store: undecodable bytes and control characters replaced."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(char if char.isprintable() else "?" for char in text)
+
+
+def _is_link(entry) -> bool:
+    if isinstance(entry, zipfile.ZipInfo):
+        return stat.S_ISLNK(entry.external_attr >> 16)
+    return os.path.islink(entry)
+
+
+def _entry_depth(entry, submission: Path) -> int:
+    return _entry_name(entry, submission).strip("/").count("/")
 
 
 def _entry_name(entry, submission: Path) -> str:
@@ -231,12 +261,18 @@ def _zip_candidates(archive: zipfile.ZipFile) -> dict[str, list]:
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """One member's bytes; a broken member raises with zipfile's own reason (e.g. a bad CRC)."""
     if stat.S_ISLNK(info.external_attr >> 16):
         raise ValueError("is a symbolic link in the zip (refused)")
     if info.file_size > MAX_FILE_BYTES:
         raise ValueError(f"is larger than {MAX_FILE_BYTES >> 10} KiB (refused)")
-    with archive.open(info) as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
+    try:
+        with archive.open(info) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError, ValueError) as error:
+        raise ValueError(f"could not be read from the zip ({error})") from None
+    except Exception as error:  # noqa: BLE001 - zlib.error and the like
+        raise ValueError(f"could not be read from the zip ({type(error).__name__}: {error})") from None
     if len(data) > MAX_FILE_BYTES:
         raise ValueError(f"is larger than {MAX_FILE_BYTES >> 10} KiB (refused)")
     return data
@@ -715,15 +751,55 @@ def gradescope_json(result: SubmissionResult, header_notes: list[str] = ()) -> d
 def write_csv(path: Path, results: list[SubmissionResult], tasks: list[Task], *, fingerprint: str = "",
               grader_notes: list[str] = ()) -> None:
     """The gradebook: a row per submission, with the seed's fingerprint and the TA's notes on the machine."""
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["submission", "score", "max_score", *(task.id for task in tasks), "seconds", "notes",
-                         "seed_fingerprint", "grader_notes"])
-        for result in results:
-            scores = {task.task.id: task.score for task in result.tasks}
-            writer.writerow([result.name, f"{result.score:g}", f"{result.max_score:g}",
-                             *(f"{scores.get(task.id, 0):g}" for task in tasks), f"{result.seconds:.1f}",
-                             " | ".join(result.notes), fingerprint, " | ".join([*grader_notes, *result.grader_notes])])
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(["submission", "score", "max_score", *(task.id for task in tasks), "seconds", "notes",
+                     "seed_fingerprint", "grader_notes"])
+    for result in results:
+        scores = {task.task.id: task.score for task in result.tasks}
+        writer.writerow([result.name, f"{result.score:g}", f"{result.max_score:g}",
+                         *(f"{scores.get(task.id, 0):g}" for task in tasks), f"{result.seconds:.1f}",
+                         " | ".join(result.notes), fingerprint, " | ".join([*grader_notes, *result.grader_notes])])
+    write_atomic(path, buffer.getvalue())
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a new temporary file in the same folder and a rename.
+
+    A reader never sees half a file, and a symbolic link planted at ``path`` is replaced, never
+    followed (the temporary file is created with O_EXCL, and a rename does not follow links).
+    """
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name[:60]}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def unsafe_output(path: Path, what: str) -> str:
+    """Why the grader refuses to write ``what`` at ``path`` ('' when it may).
+
+    Its folder must be owned by this user or root and writable by no one else: in a folder every
+    user can write to (such as /tmp), a submission could have planted a link or a file there.
+    """
+    folder = Path(os.path.abspath(path)).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    info = os.stat(folder)
+    if info.st_mode & stat.S_IWOTH or info.st_uid not in (0, os.getuid()):
+        return (f"{what} {path}: its folder {folder} can be written by other users (a submission's code could "
+                f"plant a link there); write results into a folder of your own, e.g. {Path.home() / 'grades'}")
+    return ""
 
 
 # ---- building and running -----------------------------------------------------------------------
@@ -743,7 +819,7 @@ def unique_names(submissions: list[Path]) -> list[str]:
     names, seen = [], {}
     for path in submissions:
         path = Path(path)
-        name = path.stem if path.suffix == ".zip" else path.name
+        name = printable(path.stem if path.suffix == ".zip" else path.name)
         seen[name] = seen.get(name, 0) + 1
         names.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
     return names
@@ -798,8 +874,15 @@ def configure(parser) -> None:
 def run(args) -> int:
     """Grade. A submission's results are written as soon as it is graded; when the grader cannot
     grade on this machine (no manifest, a broken build, a failed preflight) it stops before any
-    grade is given, tells the TA why on stderr, writes no results and returns 2."""
+    grade is given, tells the TA why on stderr, writes no results and returns 2. Results never
+    go into a folder other users can write, and are written atomically, never through a link."""
     start = time.monotonic()
+    problems = [problem for path, what in ((args.json, "--json"), (args.csv, "--csv")) if path
+                for problem in [unsafe_output(path, what)] if problem]
+    if problems:
+        for problem in problems:
+            print(f"the grader refuses to write results: {problem}", file=sys.stderr)
+        return 2
     build_dir = Path(tempfile.mkdtemp(prefix="grade-build-"))
     try:
         return _run(args, build_dir, start)
@@ -846,7 +929,7 @@ def _run(args, build_dir: Path, start: float) -> int:
             else:
                 print(table(result), flush=True)
             if result.name in targets:  # written as soon as graded: an interrupted batch keeps them
-                targets[result.name].write_text(json.dumps(gradescope_json(result, header), indent=2))
+                write_atomic(targets[result.name], json.dumps(gradescope_json(result, header), indent=2))
 
         results = grade_all(grader, args.submissions, jobs=args.jobs, on_result=show, names=names)
         if args.csv:
@@ -858,11 +941,24 @@ def _run(args, build_dir: Path, start: float) -> int:
     return 0
 
 
+MAX_NAME = 80  # characters of a results file's name taken from the submission's name
+
+
+def file_name(name: str) -> str:
+    """A short, safe file name for a report name: letters, digits, ``._-``; hashed where changed."""
+    import hashlib
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "submission"
+    if safe != name or len(safe) > MAX_NAME:
+        safe = f"{safe[:MAX_NAME]}-{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:10]}"
+    return safe
+
+
 def _json_targets(path: Path, names: list[str]) -> list[Path]:
     """``path`` itself for one submission given a ``.json`` name, else ``<path>/<name>.json`` each."""
     if len(names) == 1 and path.suffix == ".json":
         path.parent.mkdir(parents=True, exist_ok=True)
         return [path]
     path.mkdir(parents=True, exist_ok=True)
-    return [path / f"{name}.json" for name in names]
-
+    return [path / f"{file_name(name)}.json" for name in names]

@@ -45,6 +45,7 @@ import traceback
 
 PREFIX = struct.Struct(">II")
 MAX_HEADER = 1 << 16  # a frame's JSON header, bytes
+MAX_DEPTH = 16  # nesting of a frame's JSON header (the real ones are 3 deep)
 NOT_IMPLEMENTED = "not implemented yet"  # what every stub's NotImplementedError says
 CHILD_BROKEN = 70  # exit status of a child whose own grading code failed (after the student's ran)
 
@@ -89,15 +90,33 @@ class FrameReader:
             end = PREFIX.size + head + size
             if len(self.buffer) < end:
                 break
+            raw = bytes(self.buffer[PREFIX.size:PREFIX.size + head])
+            if json_depth(raw) > MAX_DEPTH:
+                raise ProtocolError(f"frame header nested deeper than {MAX_DEPTH} levels")
             try:
-                header = json.loads(bytes(self.buffer[PREFIX.size:PREFIX.size + head]))
-            except ValueError as error:
+                header = json.loads(raw)
+            except (ValueError, RecursionError) as error:
                 raise ProtocolError(f"unreadable frame header: {error}") from None
             if not isinstance(header, dict):
                 raise ProtocolError("frame header is not a JSON object")
             frames.append((header, bytes(self.buffer[PREFIX.size + head:end])))
             del self.buffer[:end]
         return frames
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of ``[`` and ``{`` in JSON text, outside strings (no parsing)."""
+    import re
+
+    depth = deepest = 0
+    for match in re.finditer(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', raw):
+        token = match[0]
+        if token in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
 
 
 def split_arrays(header: dict, payload: bytes) -> dict[str, bytes]:

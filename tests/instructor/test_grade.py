@@ -128,6 +128,111 @@ def test_collect_something_that_is_not_a_submission(tmp_path):
     assert found.files == {} and "neither a folder nor a zip" in found.notes[0]
 
 
+def test_collect_refuses_duplicate_zip_entries_as_ambiguous(tmp_path):
+    """unzip and Gradescope keep the last of two same-named entries: the grader takes neither."""
+    path = tmp_path / "sub.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("train.py", "A = 1\n")
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive.writestr("train.py", "A = 2\n")
+        archive.writestr("vit.py", "B = 2\n")
+    found = grade.collect(path, WANTED)
+    assert found.files == {"vit.py": b"B = 2\n"}
+    assert any("train.py appears 2 times" in note and "ambiguous" in note for note in found.notes), found.notes
+
+
+def test_collect_refuses_two_copies_at_the_same_depth_of_a_folder(tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "train.py").write_text(f"A = {sub!r}\n")
+    (tmp_path / "vit.py").write_text("B = 2\n")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "vit.py").write_text("B = 1\n")
+    found = grade.collect(tmp_path, WANTED)
+    assert found.files == {"vit.py": b"B = 2\n"}  # the shallowest copy wins when it is alone
+    assert any("ambiguous" in note and "a/train.py" in note for note in found.notes), found.notes
+
+
+def test_collect_a_member_with_a_bad_crc_is_the_submissions_message(tmp_path):
+    path = tmp_path / "sub.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("train.py", "A = 1\n")
+        archive.writestr("vit.py", "B = 2\n")
+    data = bytearray(path.read_bytes())
+    data[data.index(b"A = 1")] = ord("Z")  # the stored bytes no longer match their CRC
+    path.write_bytes(bytes(data))
+    found = grade.collect(path, WANTED)
+    assert found.files == {"vit.py": b"B = 2\n"}
+    assert any(note.startswith("train.py: could not be read from the zip") and "CRC" in note for note in found.notes)
+
+
+def test_collect_a_zip_with_undecodable_names(tmp_path):
+    path = tmp_path / "sub.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("train.py", "A = 1\n")
+        archive.writestr("caf\u00e9.py", "x")
+    data = path.read_bytes().replace("caf\u00e9".encode(), b"caf\xff\xfe")  # invalid UTF-8, UTF-8 flag set
+    path.write_bytes(data)
+    found = grade.collect(path, WANTED)
+    assert found.files == {} and found.notes and "could not read the submission" in found.notes[0], found.notes
+
+
+def test_collect_a_broken_archive_and_odd_file_names(tmp_path):
+    path = tmp_path / "sub.zip"
+    path.write_bytes(b"PK\x03\x04" + b"\0" * 40)
+    found = grade.collect(path, WANTED)
+    assert found.files == {} and found.notes
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "train.py").write_text("A = 1\n")
+    (folder / os.fsdecode(b"notes\xff\n.txt")).write_text("x")
+    found = grade.collect(folder, WANTED)
+    assert found.files == {"train.py": b"A = 1\n"}
+    assert "notes\ufffd?.txt" in found.notes[-1] and all(note.isprintable() for note in found.notes)
+
+
+# ---- writing results ----------------------------------------------------------------------------
+
+
+def test_results_are_written_atomically_and_never_through_a_link(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    link = tmp_path / "book.csv"
+    link.symlink_to(victim)
+    grade.write_atomic(link, "new")
+    assert victim.read_text() == "precious" and not link.is_symlink() and link.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_results_in_a_folder_others_can_write_are_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    assert "can be written by other users" in grade.unsafe_output(shared / "book.csv", "--csv")
+    assert grade.unsafe_output(tmp_path / "mine" / "results", "--json") == ""
+
+
+def test_a_refused_output_stops_the_grader_before_it_grades(tmp_path, capsys):
+    from instructor.__main__ import main
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    assert main(["grade", "cscd84-a4", str(tmp_path), "--csv", str(shared / "book.csv")]) == 2
+    assert "refuses to write results" in capsys.readouterr().err
+    assert not (shared / "book.csv").exists()
+
+
+def test_submission_names_of_any_length_give_short_unique_file_names(tmp_path):
+    long = "x" * 251
+    names = grade.unique_names([tmp_path / long, tmp_path / (long[:-1] + "y"), tmp_path / "a b.zip", tmp_path / "ok"])
+    targets = grade._json_targets(tmp_path / "json", names)
+    assert len({t.name for t in targets}) == 4 and all(len(t.name) < 120 for t in targets)
+    assert targets[3].name == "ok.json" and targets[2].name.startswith("a_b-")
+    for target in targets:
+        grade.write_atomic(target, "{}")
+
+
 # ---- comparing a case ---------------------------------------------------------------------------
 
 
@@ -189,7 +294,11 @@ def test_frames_round_trip_in_pieces():
     assert worker.split_arrays(*frames[0]) == {"a": b"xyz", "b": b"uv"}
 
 
+DEEP = b"[" * 30000 + b"]" * 30000
+
+
 @pytest.mark.parametrize("data", [
+    worker.PREFIX.pack(len(DEEP), 0) + DEEP,  # nested too deep for the JSON parser
     worker.PREFIX.pack(1 << 20, 0),  # header too large
     worker.PREFIX.pack(2, 10 ** 9),  # payload above the limit
     worker.PREFIX.pack(3, 0) + b"{{{",  # not JSON
