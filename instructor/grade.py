@@ -367,6 +367,7 @@ class Grader:
         self.preload = self._preload()
         self.handout_files = sorted(p.relative_to(self.handout).as_posix() for p in self.handout.rglob("*") if p.is_file())
         self.kit_modules = policy.kit_modules(self.handout_files)
+        self._runtime_policies: dict[str, dict] = {}
 
     def close(self) -> None:
         shutil.rmtree(self.private, ignore_errors=True)
@@ -484,6 +485,9 @@ class Grader:
         results = {task.id: TaskResult(task, [CaseResult(c.id, c.hidden) for c in self.cases.get(task.id, [])])
                    for task in self.tasks}
         result.tasks = list(results.values())
+        if self.mode.insecure:
+            result.notes.append("INSECURE: graded without isolation (--insecure): the code could read or change "
+                                "this machine's files, so this result cannot be trusted")
         try:
             self._grade(submission, result, results, slot)
         except Exception as error:  # noqa: BLE001 - the grader must finish and report
@@ -501,14 +505,9 @@ class Grader:
         result.notes += collected.notes
         blocked: dict[str, str] = {}
         for name, data in collected.files.items():
-            try:
-                source = data.decode("utf-8")
-            except UnicodeDecodeError:
-                problems = [policy.Violation(name, 0, "is not UTF-8 text")]
-            else:
-                provided = self.handout / name
-                allowed = policy.allowed_for(self.manifest, name, provided.read_text() if provided.is_file() else "")
-                problems = policy.check_source(name, source, allowed=allowed, kit_modules=self.kit_modules)
+            provided = self.handout / name
+            allowed = policy.allowed_for(self.manifest, name, provided.read_text() if provided.is_file() else "")
+            problems = policy.check_bytes(name, data, allowed=allowed, kit_modules=self.kit_modules)
             if problems:
                 text = "; ".join(str(p) for p in problems[:3]) + (" ..." if len(problems) > 3 else "")
                 result.notes.append(f"policy: {text}")
@@ -589,11 +588,20 @@ class Grader:
             "limits": self.limits.as_request(),
             "preload": self.preload,
             "submitted": [Path(name).name for name in self.manifest.submit],
-            "tasks": [{"id": task.id, "module": Path(task.file).stem,
+            "submitted_files": list(self.manifest.submit),
+            "tasks": [{"id": task.id, "module": Path(task.file).stem, "policy": self.runtime_policy(task.file),
                        "cases": [{"id": case.id, "module": case.module, "name": case.name, "inputs": case.inputs}
                                  for case in self.cases[task.id] if case.id not in reported]}
                       for task in tasks],
         }
+
+    def runtime_policy(self, file: str) -> dict:
+        """What the worker enforces while ``file``'s code runs (:func:`policy.runtime_policy`)."""
+        if file not in self._runtime_policies:
+            provided = self.handout / file
+            source = provided.read_text() if provided.is_file() else ""
+            self._runtime_policies[file] = policy.runtime_policy(self.manifest, file, source, self.kit_modules)
+        return self._runtime_policies[file]
 
     def _check_hello(self, hello: dict, uid: int | None, result: SubmissionResult) -> None:
         if uid is not None and (hello.get("uid") != uid or hello.get("euid") != uid):
@@ -661,7 +669,8 @@ class Grader:
             return
         kinds = {case.kind for case in cases if not case.passed}
         if kinds == {"policy"}:
-            task_result.message = "refused by the import policy: " + cases[0].message
+            message = next(c.message for c in cases if not c.passed)
+            task_result.message = message if "import policy" in message else "refused by the import policy: " + message
             return
         if kinds == {"not_implemented"}:
             task_result.message = "not implemented (" + first_line(next(c.message for c in cases if not c.passed)) + ")"
@@ -858,7 +867,10 @@ def configure(parser) -> None:
     parser.add_argument("--csv", type=Path, metavar="PATH", help="gradebook CSV, one row per submission")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
     parser.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
-                        help="auto: bubblewrap when usable, else a loud plain-process fallback")
+                        help="auto: bubblewrap when usable, else namespaces of the worker's own (as root); "
+                             "none: do not use bubblewrap")
+    parser.add_argument("--insecure", action="store_true",
+                        help="grade even where the worker cannot be isolated (every result says so)")
     parser.add_argument("--task", action="append", dest="tasks", metavar="ID", help="grade only this task (repeatable)")
     parser.add_argument("--hidden", type=int, default=None, metavar="N", help="hidden variants per public case")
     parser.add_argument("--seed", type=int, default=None,
@@ -905,7 +917,7 @@ def _run(args, build_dir: Path, start: float) -> int:
         print(line, file=sys.stderr, flush=True)
 
     manifest = load(args.assignment)
-    mode = sandbox.detect(args.sandbox)
+    mode = sandbox.detect(args.sandbox, insecure=args.insecure)
     limits = sandbox.Limits(task_timeout=args.task_timeout, case_timeout=args.case_timeout)
     for line in [mode.summary(), *mode.notes]:
         tell_ta(line)

@@ -1,11 +1,25 @@
-"""Import policy of submitted files, checked on their source (AST) before anything runs.
+"""Import policy of submitted files: checked on their source before anything runs, and enforced
+where the code runs.
 
 A submitted file may import the standard library, the libraries the assignment's manifest allows
 (``allowed_imports``), and the kit's own modules of the handout. A few parts of the standard
 library have no use in graded numerical code and are the tools of attacks on the grader (network,
 processes, native code, signals, the import machinery), so they are refused too, as are calls that
-import or run code built at run time (``__import__``, ``exec``, ``eval``). This is a first line of
-defence that gives a clear message; the sandbox contains whatever gets past it.
+import or run code built at run time (``__import__``, ``exec``, ``eval``, ``compile``).
+
+Two layers enforce it:
+
+* :func:`check_bytes` reads the submitted bytes before anything runs and gives the first,
+  readable message. It parses the raw bytes as Python does, and refuses any encoding declaration
+  other than UTF-8 (a ``utf-7`` cookie can hide an import inside what looks like a comment).
+* The worker enforces :func:`runtime_policy` while the code runs. A file whose allow-list is
+  narrower than what the worker has loaded (``np_attention.py``: NumPy only) runs in a fresh
+  process that never imported the rest, and an audit hook refuses to load any library outside the
+  file's allow-list, whatever the route: ``sys.modules``, another module's attribute, a name built
+  at run time, an alias of ``eval``/``compile``, ``pickle`` or ``pydoc``. ``exec``, ``eval``,
+  ``compile`` and the making of code objects are refused at run time too when the submitted code
+  calls them itself (under any name). Denied standard-library modules are refused at run time when
+  the submitted code asks for them; what a library loads for itself is the sandbox's to contain.
 
 A manifest may narrow the list for one file, e.g. a NumPy-only exercise::
 
@@ -28,7 +42,7 @@ DENIED_STDLIB = frozenset({
     "signal", "resource",  # the worker's own supervision
     "importlib", "site", "sitecustomize", "usercustomize", "runpy", "zipimport", "pkgutil",  # imports
 })
-DYNAMIC_CALLS = frozenset({"__import__", "exec", "eval"})
+DYNAMIC_CALLS = frozenset({"__import__", "exec", "eval", "compile"})
 
 
 @dataclass(frozen=True)
@@ -51,8 +65,34 @@ def allowed_for(manifest, file: str, handout_source: str = "") -> frozenset[str]
     return frozenset(rules.get("allowed_imports", manifest.allowed_imports)) | imported_modules(handout_source)
 
 
-def check_source(file: str, source: str, *, allowed: frozenset[str], kit_modules: frozenset[str]) -> list[Violation]:
-    """Every policy violation in one file's source (a syntax error is one violation)."""
+def check_bytes(file: str, data: bytes, *, allowed: frozenset[str], kit_modules: frozenset[str]) -> list[Violation]:
+    """:func:`check_source` on a file's raw bytes, which must be UTF-8 with no other encoding declared."""
+    import io
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        if not any(b"coding" in line for line in data.splitlines()[:2]):
+            return [Violation(file, 1, "is not UTF-8 text")]
+        return [Violation(file, 1, f"unreadable encoding declaration ({error})")]
+    if encoding not in ("utf-8", "utf-8-sig"):
+        line = next((number for number, text in enumerate(data.splitlines()[:2], 1) if b"coding" in text), 1)
+        return [Violation(file, line, f"declares the encoding {encoding!r}: graded files must be UTF-8 "
+                                      "(remove the coding line)")]
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as error:
+        return [Violation(file, data.count(b"\n", 0, error.start) + 1, "is not UTF-8 text")]
+    return check_source(file, data, allowed=allowed, kit_modules=kit_modules)
+
+
+def check_source(file: str, source: str | bytes, *, allowed: frozenset[str], kit_modules: frozenset[str]) -> list[Violation]:
+    """Every policy violation in one file's source (a syntax error is one violation).
+
+    Give bytes where you have them (:func:`check_bytes`): Python decodes a file by its encoding
+    declaration, and the check must see what Python will run.
+    """
     try:
         tree = ast.parse(source, filename=file)
     except SyntaxError as error:
@@ -114,3 +154,66 @@ def kit_modules(handout_files: list[str]) -> frozenset[str]:
         elif first.endswith(".py"):
             names.add(first[:-3])
     return frozenset(names)
+
+
+def runtime_policy(manifest, file: str, handout_source: str, kit: frozenset[str]) -> dict:
+    """What the worker enforces while ``file``'s code runs (see the module's docstring).
+
+    ``allowed`` holds top-level module names: the file's allow-list and every library those
+    libraries depend on (a library may load its dependencies late, e.g. torch loads sympy).
+    """
+    allowed = allowed_for(manifest, file, handout_source)
+    return {
+        "file": file,
+        "allowed": sorted(library_closure(allowed)),
+        "listed": sorted(allowed - {"__future__"}),
+        "kit": sorted(kit),
+        "denied": sorted(DENIED_STDLIB),
+    }
+
+
+def library_closure(names: frozenset[str]) -> frozenset[str]:
+    """``names`` plus the top-level modules of every distribution they require, recursively."""
+    import re
+    from importlib import metadata
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    distributions = _packages_distributions()
+    modules_of: dict[str, set[str]] = {}
+    for module, owners in distributions.items():
+        for owner in owners:
+            modules_of.setdefault(canonical(owner), set()).add(module)
+    todo = [canonical(owner) for name in names for owner in distributions.get(name, ())]
+    seen: set[str] = set()
+    while todo:
+        dist = todo.pop()
+        if dist in seen:
+            continue
+        seen.add(dist)
+        try:
+            requires = metadata.requires(dist) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for requirement in requires:
+            if "extra ==" in requirement.replace('"', "").replace("'", ""):
+                continue
+            match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+            if match:
+                todo.append(canonical(match[1]))
+    found = set(names)
+    for dist in seen:
+        found |= {module for module in modules_of.get(dist, ()) if module.isidentifier()}
+    return frozenset(found)
+
+
+_DISTRIBUTIONS: dict[str, list[str]] = {}
+
+
+def _packages_distributions() -> dict[str, list[str]]:
+    from importlib import metadata
+
+    if not _DISTRIBUTIONS:
+        _DISTRIBUTIONS.update(metadata.packages_distributions())
+    return _DISTRIBUTIONS

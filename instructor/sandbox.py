@@ -16,8 +16,21 @@ The sandbox (Debian package ``bubblewrap``) gives the worker:
   drops privileges; wall-clock limits per case and per task enforced by the worker's supervisor,
   with the grader's own watchdog (time and total memory) above it.
 
-Without a usable bubblewrap the worker runs as a plain subprocess with the same uid drop and
-limits, and every report says so.
+Without a usable bubblewrap, a grader running as root (as on Gradescope) isolates the worker
+itself: util-linux ``unshare`` gives it its own mount, pid, network, IPC and UTS namespaces, and
+the worker, still root there, builds its file system from nothing before it drops to its uid
+(:func:`fallback_layout`, carried out by the worker's ``isolate``): the system and the Python
+read-only (bound with readable parent folders, so a Python under a private ``/root`` still works
+for the unprivileged uid), its handout copy and the cases' inputs read-only, private size-capped
+``tmpfs`` folders for its work, ``/tmp``, ``/var/tmp`` and ``/dev/shm``, a few device nodes, its
+own ``/proc``. Home folders, ``/srv``, ``/opt``, the grader's files and every other submission are
+simply not there. Where no such isolation is possible (no bubblewrap and not root, or the Python
+unreadable to another uid), ``grade`` refuses and says what to install or change; ``--insecure``
+grades in a plain subprocess with the limits alone, and every result says so.
+
+The size of the temporary folders counts against the memory watchdog's limit, and after every
+run the files a worker uid left in the host's shared temporary folders (possible only with
+``--insecure``) are removed.
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import json
 import subprocess
 import sys
 import tempfile
@@ -68,7 +82,7 @@ class Limits:
 class Mode:
     """How workers will run on this machine, and what the report must say about it."""
 
-    kind: str  # "bwrap" or "subprocess"
+    kind: str  # "bwrap", "unshare" (the worker builds its own file system) or "subprocess" (--insecure)
     drop: bool  # whether the worker switches to an unprivileged uid of its own
     notes: list[str] = field(default_factory=list)  # lines every report shows
     python_paths: tuple[str, ...] = ()  # folders the worker needs to import numpy/torch
@@ -77,19 +91,28 @@ class Mode:
     @property
     def kill_all(self) -> bool:
         """Whether kill(-1) from the worker reaches only its own processes."""
-        return self.kind == "bwrap" or self.drop or self.namespaces
+        return self.kind in ("bwrap", "unshare") or self.drop or self.namespaces
 
     @property
     def isolated(self) -> bool:
-        return self.kind == "bwrap"
+        """Whether the worker sees only its own files (a mount namespace of its own)."""
+        return self.kind in ("bwrap", "unshare")
+
+    @property
+    def insecure(self) -> bool:
+        return not self.isolated
 
     def summary(self) -> str:
         if self.kind == "bwrap":
             who = "as an unprivileged uid of its own" if self.drop else f"as the grader's uid {os.getuid()} (the grader is not root)"
             return f"sandbox: bubblewrap (no network, private /proc, read-only system), worker runs {who}"
+        if self.kind == "unshare":
+            return ("sandbox: namespaces without bubblewrap (own mount, pid and network namespaces, read-only system, "
+                    "private temporary folders), worker runs as an unprivileged uid of its own")
         who = "as an unprivileged uid of its own" if self.drop else "AS THE GRADER'S OWN USER"
         extra = ", own pid and network namespaces" if self.namespaces else ""
-        return f"sandbox: NONE (plain subprocess with resource limits{extra}), worker runs {who}"
+        return (f"INSECURE: graded without isolation (--insecure): plain subprocess with resource limits{extra}, "
+                f"worker runs {who} and can read this machine's files")
 
 
 # ---- what the worker needs to see ---------------------------------------------------------------
@@ -172,8 +195,14 @@ def bwrap_problem() -> str:
     return ""
 
 
-def detect(requested: str = "auto") -> Mode:
-    """The mode to grade in: ``auto`` (bubblewrap when usable), ``bwrap`` (required), ``none``."""
+def detect(requested: str = "auto", insecure: bool = False) -> Mode:
+    """The mode to grade in: ``auto`` (bubblewrap when usable, else namespaces of our own),
+    ``bwrap`` (required), ``none`` (no bubblewrap).
+
+    Without bubblewrap the worker's isolation needs root (for the mount namespace and the uid
+    switch) and a Python another uid can read; failing that, grading is refused with what to
+    change, unless ``insecure`` (``--insecure``) asks for a plain subprocess with limits.
+    """
     paths = python_paths()
     root = os.geteuid() == 0
     notes: list[str] = []
@@ -182,8 +211,17 @@ def detect(requested: str = "auto") -> Mode:
         raise SystemExit(f"--sandbox bwrap: {problem}")
     if not problem:
         return Mode("bwrap", drop=root, notes=notes, python_paths=paths)
-    notes.append(f"WARNING: no sandbox ({problem}); the worker runs as a plain subprocess with "
-                 "resource limits only: it can see this machine's files and network")
+    why = isolation_problem(paths)
+    if not why:
+        notes.append(f"note: no bubblewrap ({problem}); the worker is isolated by namespaces of its own")
+        return Mode("unshare", drop=True, notes=notes, python_paths=paths, namespaces=True)
+    if not insecure:
+        raise SystemExit(
+            f"no way to isolate the submissions' code here: {problem}, and {why}. Install bubblewrap "
+            "(Debian/Ubuntu: apt-get install bubblewrap), or run the grader as root (e.g. in a container), "
+            "or pass --insecure to grade without isolation (every result then says so)")
+    notes.append(f"WARNING: INSECURE (--insecure): no sandbox ({problem}; {why}); the worker runs as a plain "
+                 "subprocess with resource limits only: it can see this machine's files and network")
     drop = False
     if root:
         blocked = [p for p in (os.path.realpath(sys.executable), *paths) if not _world_accessible(p)]
@@ -203,17 +241,40 @@ def detect(requested: str = "auto") -> Mode:
     return Mode("subprocess", drop=drop, notes=notes, python_paths=paths, namespaces=namespaces)
 
 
+def isolation_problem(paths: tuple[str, ...]) -> str:
+    """Why the worker cannot isolate itself without bubblewrap ('' when it can)."""
+    if os.geteuid() != 0:
+        return "the grader is not root (needed for a mount namespace and a uid switch without bubblewrap)"
+    problem = unshare_problem(("--mount", "--propagation", "private"))
+    if problem:
+        return f"unshare cannot create namespaces here ({problem})"
+    unreadable = [path for path in (os.path.realpath(sys.executable), *paths) if not _readable_inside(path)]
+    if unreadable:
+        return (f"{unreadable[0]} cannot be read by another uid (the worker's), even with readable parent "
+                "folders: make the Python installation world-readable (chmod -R a+rX)")
+    return ""
+
+
+def _readable_inside(path: str) -> bool:
+    """Whether another uid can read ``path`` once its parent folders are made traversable."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return bool(mode & stat.S_IROTH) and (not stat.S_ISDIR(mode) or bool(mode & stat.S_IXOTH))
+
+
 UNSHARE = ["--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--ipc", "--uts"]
 
 
 @lru_cache(maxsize=None)
-def unshare_problem() -> str:
+def unshare_problem(extra: tuple[str, ...] = ()) -> str:
     """Why util-linux unshare(1) cannot give the fallback its own namespaces ('' when it can)."""
     exe = shutil.which("unshare")
     if not exe:
-        return "unshare is not installed"
+        return "unshare (util-linux) is not installed"
     try:
-        result = subprocess.run([exe, *UNSHARE, "--", "/bin/true"], capture_output=True, text=True, timeout=30)
+        result = subprocess.run([exe, *extra, *UNSHARE, "--", "/bin/true"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as error:
         return str(error)
     return "" if result.returncode == 0 else result.stderr.strip()[:300]
@@ -335,6 +396,17 @@ def build_launch(mode: Mode, *, handout: Path, inputs: Path, request: Path, work
     can read (the instructor's own files should not be).
     """
     python = sys.executable
+    box = str(MOUNT)
+    inside = worker_arguments(f"{box}/handout", f"{box}/request.json", f"{box}/work", channel,
+                              uid if mode.drop else None, kill_all=True)
+    files = _filesystem(mode, handout=handout, inputs=inputs, request=request, worker=worker, limits=limits)
+    if mode.kind == "unshare":
+        # The worker, root in its new namespaces, mounts ``files`` on a tmpfs over ``work`` (an
+        # empty folder of the grader's), moves its root there, then drops to its uid.
+        layout = json.dumps({"root": str(work), "args": files, "script": f"{box}/worker.py"})
+        return Launch(argv=[shutil.which("unshare") or "unshare", "--mount", "--propagation", "private", *UNSHARE,
+                            "--", python, "-I", "-B", str(worker), *inside, "--isolate", layout],
+                      cwd="/", env=worker_env(f"{box}/work", "/tmp"))
     if mode.kind != "bwrap":
         prefix = [shutil.which("unshare") or "unshare", *UNSHARE, "--"] if mode.namespaces else []
         return Launch(
@@ -350,30 +422,39 @@ def build_launch(mode: Mode, *, handout: Path, inputs: Path, request: Path, work
     if os.geteuid() == 0:
         # Only what the worker needs to switch to its uid; it is gone after the switch.
         argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    argv += _system_binds()
+    argv += [*files, "--chdir", f"{box}/work", "--clearenv"]
+    for key, value in worker_env(f"{box}/work", "/tmp").items():
+        argv += ["--setenv", key, value]
+    argv += ["--", python, "-I", "-B", f"{box}/worker.py", *inside]
+    return Launch(argv=argv, cwd=None, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+
+
+TEMPORARY_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # private, size-capped tmpfs folders in the sandbox
+
+
+def _filesystem(mode: Mode, *, handout: Path, inputs: Path, request: Path, worker: Path, limits: Limits) -> list[str]:
+    """What the worker sees, in bubblewrap's options (the namespace fallback reads the same list):
+    the system and the Python read-only, its files under /sandbox, private size-capped tmpfs."""
+    box, size = str(MOUNT), str(limits.tmpfs_mb << 20)
+    args = _system_binds()
     # /tmp first: a virtual environment under the temp folder is then bound on top of it.
-    argv += ["--size", str(limits.tmpfs_mb << 20), "--tmpfs", "/tmp", "--chmod", "1777", "/tmp"]
-    argv += _python_binds(mode.python_paths, existing=("/tmp",))
-    box = str(MOUNT)
-    argv += ["--perms", "0755", "--dir", box,
+    args += ["--size", size, "--tmpfs", "/tmp", "--chmod", "1777", "/tmp"]
+    args += _python_binds(mode.python_paths, existing=("/tmp",))
+    args += ["--perms", "0755", "--dir", box,
              "--ro-bind", str(worker), f"{box}/worker.py",
              "--ro-bind", str(handout), f"{box}/handout",
              "--ro-bind", str(inputs), f"{box}/inputs",
              "--ro-bind", str(request), f"{box}/request.json",
-             "--size", str(limits.tmpfs_mb << 20), "--tmpfs", f"{box}/work", "--chmod", "1777", f"{box}/work",
-             "--proc", "/proc", "--dev", "/dev",
-             "--chdir", f"{box}/work", "--clearenv"]
-    for key, value in worker_env(f"{box}/work", "/tmp").items():
-        argv += ["--setenv", key, value]
-    argv += ["--", python, "-I", "-B", f"{box}/worker.py",
-             *worker_arguments(f"{box}/handout", f"{box}/request.json", f"{box}/work", channel,
-                               uid if mode.drop else None, kill_all=True)]
-    return Launch(argv=argv, cwd=None, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+             "--size", size, "--tmpfs", f"{box}/work", "--chmod", "1777", f"{box}/work",
+             "--proc", "/proc", "--dev", "/dev"]
+    for folder in TEMPORARY_DIRS[1:]:
+        args += ["--size", size, "--tmpfs", folder, "--chmod", "1777", folder]
+    return args
 
 
 def inputs_view(mode: Mode, inputs: Path) -> str:
     """Where the worker finds the cases' inputs (the request names them relative to it)."""
-    return f"{MOUNT}/inputs" if mode.kind == "bwrap" else str(inputs)
+    return f"{MOUNT}/inputs" if mode.isolated else str(inputs)
 
 
 def _system_binds() -> list[str]:
@@ -444,6 +525,68 @@ def resident_mb(pids: list[int]) -> float:
         except (OSError, IndexError, ValueError):
             continue
     return total / (1 << 20)
+
+
+def temporary_mb(pids: list[int]) -> float:
+    """MiB held in the private tmpfs folders of the sandbox these processes run in (seen from
+    the host through /proc/<pid>/root; tmpfs pages are memory no process's resident size shows)."""
+    host = {}
+    for folder in (*TEMPORARY_DIRS, f"{MOUNT}/work"):
+        try:
+            host[folder] = os.stat(folder).st_dev
+        except OSError:
+            host[folder] = None
+    for pid in pids:
+        total, seen = 0, set()
+        try:
+            for folder in host:
+                path = f"/proc/{pid}/root{folder}"
+                info = os.stat(path)
+                if info.st_dev == host[folder] or info.st_dev in seen:
+                    continue
+                seen.add(info.st_dev)
+                usage = os.statvfs(path)
+                total += (usage.f_blocks - usage.f_bfree) * usage.f_frsize
+        except OSError:
+            continue  # gone, or not ours to look into: try the next process
+        return total / (1 << 20)
+    return 0.0
+
+
+def remove_files_of_uid(uid: int, roots: tuple[str, ...] = TEMPORARY_DIRS) -> list[str]:
+    """Delete what ``uid`` (a worker's) left in the host's shared temporary folders; the paths.
+
+    A uid can only create files in folders it may write: world-writable ones (walked) and its own
+    (removed whole). Links are removed, never followed.
+    """
+    removed = []
+
+    def sweep(folder: str, depth: int) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if info.st_uid == uid:
+                if stat.S_ISDIR(info.st_mode):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(entry.path)
+                    except OSError:
+                        continue
+                removed.append(entry.path)
+            elif stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_IWOTH and depth < 8:
+                sweep(entry.path, depth + 1)
+
+    if os.geteuid() == 0:
+        for root in roots:
+            sweep(root, 0)
+    return removed
 
 
 def prepare_dir(path: Path, *, private: bool) -> Path:
@@ -538,10 +681,11 @@ def run_worker(mode: Mode, *, handout: Path, inputs: Path, request: Path, work: 
                 break
             if now >= next_memory_check:
                 next_memory_check = now + 0.25
-                used = resident_mb(process_tree(process.pid))
+                tree = process_tree(process.pid)
+                used = resident_mb(tree) + (temporary_mb(tree[1:]) if mode.isolated else 0.0)
                 if used > limits.total_memory_mb:
-                    record.failure = (f"the sandbox used {used:.0f} MiB of memory, above the limit of "
-                                      f"{limits.total_memory_mb} MiB; stopped")
+                    record.failure = (f"the sandbox used {used:.0f} MiB of memory (its temporary folders "
+                                      f"included), above the limit of {limits.total_memory_mb} MiB; stopped")
                     break
             for key, _ in selector.select(timeout=0.1):
                 try:
@@ -609,3 +753,5 @@ def _stop(process: subprocess.Popen, uid: int | None) -> None:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pass
+    if uid is not None:
+        remove_files_of_uid(uid)

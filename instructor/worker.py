@@ -204,6 +204,119 @@ def drop_privileges(uid: int | None, gid: int | None) -> None:
         raise SystemExit("worker: could not drop root privileges")
 
 
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
+    1, 2, 4, 8, 32, 4096, 16384, 1 << 18)
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+SCRIPT = os.path.abspath(__file__)  # where this script is, as the worker's children see it
+
+
+def isolate(layout: dict) -> None:
+    """Build this process's file system from nothing (the fallback without bubblewrap).
+
+    Runs as root in a new mount namespace (and pid namespace: we are its pid 1), before the uid
+    switch. ``layout["args"]`` uses bubblewrap's option names (``--ro-bind``, ``--tmpfs``, ...):
+    it is the list the grader would give bubblewrap. Everything is mounted on a small tmpfs at
+    ``layout["root"]``, which then becomes ``/``; the host's tree is detached. Any failure stops
+    the worker: it never runs student code without its isolation.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    root = layout["root"]
+
+    def mount(source, target, fstype, flags, data=None) -> None:
+        encode = lambda text: None if text is None else os.fsencode(text)  # noqa: E731
+        if libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)) != 0:
+            number = ctypes.get_errno()
+            raise OSError(number, f"mount {source} on {target}: {os.strerror(number)}")
+
+    def at(path: str) -> str:
+        return root + path
+
+    def directory(path: str, mode: int = 0o755) -> None:
+        missing = []
+        current = at(path)
+        while not os.path.lexists(current):
+            missing.append(current)
+            current = os.path.dirname(current)
+        for folder in reversed(missing):
+            os.mkdir(folder)
+            os.chmod(folder, mode if folder == at(path) else 0o755)
+
+    def bind(source: str, target: str, read_only: bool = True) -> None:
+        if os.path.isdir(source):
+            directory(target)
+        else:
+            directory(os.path.dirname(target))
+            if not os.path.lexists(at(target)):
+                open(at(target), "w").close()
+        mount(source, at(target), None, MS_BIND | MS_REC)
+        flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (MS_RDONLY if read_only else 0)
+        mount(None, at(target), None, flags)
+
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=0755")
+    args = list(layout["args"])
+    perms, size = 0o755, None
+    while args:
+        option = args.pop(0)
+        if option in ("--ro-bind", "--ro-bind-try"):
+            source, target = args.pop(0), args.pop(0)
+            if os.path.exists(source):
+                bind(source, target)
+            elif option == "--ro-bind":
+                raise OSError(f"{source} does not exist")
+        elif option == "--symlink":
+            target, link = args.pop(0), args.pop(0)
+            directory(os.path.dirname(link))
+            os.symlink(target, at(link))
+        elif option == "--perms":
+            perms = int(args.pop(0), 8)
+        elif option == "--size":
+            size = int(args.pop(0))
+        elif option == "--dir":
+            directory(args.pop(0), perms)
+            perms = 0o755
+        elif option == "--tmpfs":
+            target = args.pop(0)
+            directory(target)
+            options = f"mode={perms:o}" + (f",size={size}" if size else "")
+            mount("tmpfs", at(target), "tmpfs", MS_NOSUID | MS_NODEV, options)
+            perms, size = 0o755, None
+        elif option == "--chmod":
+            mode, target = int(args.pop(0), 8), args.pop(0)
+            os.chmod(at(target), mode)
+        elif option == "--proc":
+            target = args.pop(0)
+            directory(target)
+            mount("proc", at(target), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        elif option == "--dev":
+            target = args.pop(0)
+            directory(target)
+            mount("tmpfs", at(target), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m")
+            for name in DEVICES:
+                if os.path.exists(f"/dev/{name}"):
+                    open(at(f"{target}/{name}"), "w").close()
+                    mount(f"/dev/{name}", at(f"{target}/{name}"), None, MS_BIND)
+            for name, link in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                               ("stderr", "/proc/self/fd/2")):
+                os.symlink(link, at(f"{target}/{name}"))
+        else:
+            raise OSError(f"unknown layout option {option}")
+    mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=8m,mode=0755")
+    os.chdir(root)
+    if libc.syscall(PIVOT_ROOT.get(os.uname().machine, -1), b".", b".") == 0:
+        libc.umount2(b".", 2)  # MNT_DETACH: the host's tree is gone from this namespace
+    else:
+        os.chroot(".")
+    os.chdir("/")
+    global SCRIPT
+    SCRIPT = layout.get("script", SCRIPT)
+
+
+PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}  # syscall numbers
+
+
 def capability_status() -> dict:
     """The effective capabilities and no_new_privs flag, from /proc (for the grader's report)."""
     found = {}
@@ -259,7 +372,7 @@ def reap() -> None:
 class Supervisor:
     """Runs each task of the request in forked children and forwards their results."""
 
-    def __init__(self, args, request: dict):
+    def __init__(self, args, request: dict, startup: set[str] = frozenset()):
         self.args = args
         self.request = request
         self.channel = args.channel
@@ -271,6 +384,22 @@ class Supervisor:
         self.log_limit = int(limits.get("log_limit", 4 << 20))
         self.result_limit = int(limits.get("result_limit", 64 << 20))
         self.kill_all = args.kill_scope == "all"
+        self.script = SCRIPT
+        self.context = {"workdir": args.workdir, "inputs_dir": request.get("inputs_dir", "."),
+                        "submitted": list(self.submitted), "handout": args.handout,
+                        "submitted_files": list(request.get("submitted_files", ())),
+                        "syspath": [path for path in sys.path if path != args.handout],
+                        "preload": list(request.get("preload", ()))}
+        self.libraries = loaded_libraries(startup)
+
+    def needs_fresh_process(self, task: dict) -> bool:
+        """Whether this process has loaded a library the task's file may not use (then its child
+        must be a new interpreter, which never imported it, rather than a fork of this one)."""
+        rules = task.get("policy")
+        if not rules:
+            return False
+        allowed = set(rules.get("allowed", ())) | set(rules.get("kit", ()))
+        return bool(self.libraries - allowed)
 
     def send(self, header: dict, payload: bytes = b"") -> None:
         send(self.channel, header, payload)
@@ -330,12 +459,19 @@ class Supervisor:
     def run_child(self, task: dict, cases: list[dict], time_left: float, log: bytearray) -> dict:
         result_r, result_w = os.pipe()
         log_r, log_w = os.pipe()
+        fresh = self.needs_fresh_process(task)
         pid = os.fork()
         if pid == 0:  # the child never returns from here
             try:
                 os.close(result_r)
                 os.close(log_r)
-                child_main(self, task, cases, result_w, log_w, time_left)
+                child_setup(result_w, log_w, time_left)
+                if fresh:
+                    os.set_inheritable(result_w, True)
+                    spec = {"context": self.context, "task": task, "cases": cases, "result_fd": result_w}
+                    os.execv(sys.executable, [sys.executable, "-I", "-B", self.script, "child", "--handout",
+                                              self.args.handout, "--request", "-", "--spec", json.dumps(spec)])
+                child_main(self.context, task, cases, result_w)
             finally:
                 os._exit(CHILD_BROKEN)
         os.close(result_w)
@@ -503,9 +639,8 @@ class Supervisor:
         reap()
 
 
-def child_main(supervisor: Supervisor, task: dict, cases: list[dict], result_w: int, log_w: int,
-               time_left: float) -> None:
-    """In the forked child: import the student's module and run the cases, streaming results."""
+def child_setup(result_w: int, log_w: int, time_left: float) -> None:
+    """In a new child: its own process group, output to the log pipe, default signals, a CPU limit."""
     os.setpgid(0, 0)
     os.dup2(log_w, 1)
     os.dup2(log_w, 2)
@@ -519,7 +654,16 @@ def child_main(supervisor: Supervisor, task: dict, cases: list[dict], result_w: 
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     if hard == resource.RLIM_INFINITY or hard > seconds + 1:
         resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
-    submitted = supervisor.submitted
+
+
+def child_main(context: dict, task: dict, cases: list[dict], result_w: int) -> None:
+    """In the child: enforce the file's policy, import the student's module and run the cases,
+    streaming results."""
+    submitted = tuple(context["submitted"])
+    guard = None
+    if task.get("policy"):
+        guard = PolicyGuard(task["policy"], context)
+        sys.addaudithook(guard.hook)
 
     def out(header: dict, payload: bytes = b"") -> None:
         send(result_w, header, payload)
@@ -532,13 +676,20 @@ def child_main(supervisor: Supervisor, task: dict, cases: list[dict], result_w: 
                 pass
         os._exit(0)
 
-    os.chdir(supervisor.args.workdir)
+    def failure(exc: BaseException, default: str) -> tuple[str, str]:
+        refusal = guard.refusal(exc) if guard else ""
+        if refusal:
+            return "policy", refusal
+        return ("not_implemented" if is_stub(exc) else default), describe_exception(exc, submitted)
+
+    os.chdir(context["workdir"])
     module = task["module"]
     try:
         importlib.import_module(module)
     except BaseException as exc:  # noqa: BLE001 - anything at import costs this task only
-        out({"type": "import_error", "kind": "not_implemented" if is_stub(exc) else "import",
-             "message": f"importing {module}.py failed: {describe_exception(exc, submitted)}"})
+        kind, message = failure(exc, "import")
+        out({"type": "import_error", "kind": kind,
+             "message": message if kind == "policy" else f"importing {module}.py failed: {message}"})
         finish()
     out({"type": "imported"})
     import numpy as np
@@ -551,7 +702,7 @@ def child_main(supervisor: Supervisor, task: dict, cases: list[dict], result_w: 
                 cases_module = importlib.import_module(f"tests.cases_{case['module']}")
                 loaded[case["module"]] = {item.name: item for item in cases_module.CASES}
             runner = loaded[case["module"]][case["name"]]
-            path = os.path.join(supervisor.request.get("inputs_dir", "."), os.path.basename(case["inputs"]))
+            path = os.path.join(context.get("inputs_dir", "."), os.path.basename(case["inputs"]))
             with np.load(path, allow_pickle=False) as stored:
                 inputs = {key: stored[key] for key in stored.files}
         except BaseException as exc:  # noqa: BLE001
@@ -572,9 +723,8 @@ def child_main(supervisor: Supervisor, task: dict, cases: list[dict], result_w: 
                 arrays.append([str(key), len(data)])
                 chunks.append(data)
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt included
-            kind = "not_implemented" if is_stub(exc) else "exception"
-            out({"type": "case", "case": case["id"], "status": "error", "kind": kind,
-                 "message": describe_exception(exc, submitted)})
+            kind, message = failure(exc, "exception")
+            out({"type": "case", "case": case["id"], "status": "error", "kind": kind, "message": message})
             continue
         out({"type": "case", "case": case["id"], "status": "ok", "arrays": arrays,
              "seconds": round(time.perf_counter() - start, 4)}, b"".join(chunks))
@@ -582,7 +732,150 @@ def child_main(supervisor: Supervisor, task: dict, cases: list[dict], result_w: 
     finish()
 
 
+def fresh_child_main(args) -> int:
+    """A task's child as a new interpreter (started by the supervisor's forked child, limits, uid
+    and pipes already in place): load only what the file may use, then run as :func:`child_main`."""
+    spec = json.loads(args.spec)
+    context, task = spec["context"], spec["task"]
+    sys.path[:] = [context["handout"], *context["syspath"]]
+    allowed = set(task["policy"].get("allowed", ()))
+    for name in context.get("preload", ()):
+        if name.split(".")[0] in allowed:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - reported when the graded code needs it
+                pass
+    child_main(context, task, spec["cases"], int(spec["result_fd"]))
+    return CHILD_BROKEN
+
+
+def loaded_libraries(startup=frozenset()) -> set[str]:
+    """Top-level names of the installed libraries (modules from a site-packages folder) this
+    process has loaded, beyond ``startup``: what any interpreter here loads when it starts."""
+    found = set()
+    for name, module in list(sys.modules.items()):
+        top = name.split(".")[0]
+        where = getattr(module, "__file__", None) or ""
+        if top in startup or top in sys.stdlib_module_names or not isinstance(where, str):
+            continue
+        if f"{os.sep}site-packages{os.sep}" in where or f"{os.sep}dist-packages{os.sep}" in where:
+            found.add(top)
+    return found
+
+
+class PolicyRefusal(ImportError):
+    """Raised by the policy's audit hook (an ImportError, so optional imports degrade quietly)."""
+
+
+class PolicyGuard:
+    """The audit hook that enforces one file's import policy in the process running its code.
+
+    * a library outside the allow-list (and outside the kit's modules) is never loaded: its import
+      event is refused, and so is opening any file inside it, so no route of the import machinery
+      (``importlib``, ``pydoc``, ``pickle``, ``code``, a loader made by hand) gets it;
+    * a denied standard-library module is refused when the submitted code asks for it;
+    * ``compile``, ``exec``, ``eval`` and the making of code objects are refused when the
+      submitted code itself calls them, under whatever name.
+    """
+
+    CODE_EVENTS = frozenset({"compile", "exec", "code.__new__", "marshal.loads", "marshal.load"})
+
+    def __init__(self, rules: dict, context: dict):
+        import sysconfig
+
+        self.file = rules.get("file", "this file")
+        self.allowed = frozenset(rules.get("allowed", ())) | frozenset(rules.get("kit", ()))
+        self.listed = ", ".join(rules.get("listed", ())) or "no library"
+        self.denied = frozenset(rules.get("denied", ()))
+        self.stdlib = frozenset(sys.stdlib_module_names)
+        self.libraries = sorted({os.path.realpath(path) for path in sys.path
+                                 if os.path.basename(path) in ("site-packages", "dist-packages")}, key=len, reverse=True)
+        self.stdlib_dir = os.path.realpath(sysconfig.get_paths()["stdlib"])
+        handout = context.get("handout", ".")
+        self.submitted = frozenset(os.path.realpath(os.path.join(handout, name))
+                                   for name in context.get("submitted_files", ()))
+        self.refused: list[str] = []
+
+    def refuse(self, what: str) -> None:
+        message = (f"the import policy refuses {what}: {self.file} may use only {self.listed}, the standard "
+                   "library and the kit's modules")
+        self.refused.append(message)
+        raise PolicyRefusal(message)
+
+    def refusal(self, exc: BaseException) -> str:
+        """The policy's message when ``exc`` came from a refusal ('' otherwise)."""
+        seen = set()
+        while exc is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            if isinstance(exc, PolicyRefusal):
+                return str(exc)
+            exc = exc.__cause__ or exc.__context__
+        return ""
+
+    def from_submission(self) -> bool:
+        """Whether the nearest frame outside the import machinery belongs to a submitted file."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if not (name.startswith("<frozen importlib") or f"{os.sep}importlib{os.sep}" in name
+                    or name == __file__):
+                return os.path.realpath(name) in self.submitted if name.startswith(os.sep) else False
+            frame = frame.f_back
+        return False
+
+    def called_by_submission(self) -> bool:
+        frame = sys._getframe(2)  # this check <- the hook <- the code that called the builtin
+        return frame is not None and os.path.realpath(frame.f_code.co_filename) in self.submitted
+
+    def library_of(self, path: str) -> str | None:
+        """The top-level module a file inside site-packages belongs to (None: not a library file)."""
+        for root in self.libraries:
+            if path.startswith(root + os.sep):
+                parts = path[len(root) + 1:].split(os.sep)
+                first = parts[1] if parts[0] == "__pycache__" and len(parts) > 1 else parts[0]
+                if first.endswith((".dist-info", ".egg-info", ".pth")):
+                    return None
+                return first.split(".")[0].split("-")[0]
+        return None
+
+    def check_path(self, raw) -> None:
+        if isinstance(raw, int):
+            return
+        path = os.path.realpath(os.fsdecode(raw))
+        library = self.library_of(path)
+        if library is not None and library not in self.allowed:
+            self.refuse(f"{library} (it opened {path})")
+        if library is None and path.startswith(self.stdlib_dir + os.sep):
+            parts = path[len(self.stdlib_dir) + 1:].split(os.sep)
+            first = parts[1] if parts[0] == "__pycache__" and len(parts) > 1 else parts[0]
+            if first.split(".")[0] in self.denied and self.from_submission():
+                self.refuse(f"the module {first.split('.')[0]!r}")
+
+    def hook(self, event: str, args: tuple) -> None:
+        # The checks below raise no audit event of their own kinds, so the hook never recurses.
+        if event == "import":
+            top = str(args[0]).split(".")[0]
+            if top in self.stdlib:
+                if top in self.denied and self.from_submission():
+                    self.refuse(f"the module {args[0]!r}")
+            elif top not in self.allowed:
+                self.refuse(f"{top}")
+            if len(args) > 1 and isinstance(args[1], (str, bytes)):
+                self.check_path(args[1])
+        elif event in ("open", "ctypes.dlopen"):
+            if args and args[0] is not None:
+                self.check_path(args[0])
+        elif event in self.CODE_EVENTS and self.called_by_submission():
+            self.refuse(f"{event.split('.')[0]}() (graded code may not compile or run code it builds)")
+
+
 def student_main(args) -> int:
+    if args.isolate:
+        try:
+            isolate(json.loads(args.isolate))
+        except Exception as error:  # noqa: BLE001 - never run without the isolation asked for
+            print(f"worker: could not isolate the sandbox: {error}", file=sys.stderr)
+            return 1
     with open(args.request) as handle:
         request = json.load(handle)
     set_limits(request.get("limits", {}), dropping=args.uid is not None and os.geteuid() == 0)
@@ -596,6 +889,7 @@ def student_main(args) -> int:
         if path not in sys.path:
             sys.path.append(path)
     sys.path.insert(0, args.handout)
+    startup = loaded_libraries()  # what every interpreter here loads (a fresh child too)
     preloaded = []
     for name in request.get("preload", ["numpy"]):
         try:
@@ -609,7 +903,7 @@ def student_main(args) -> int:
     send(args.channel, {"type": "hello", "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(),
                         "pid": os.getpid(), "preloaded": preloaded, "python": sys.version.split()[0],
                         **capability_status()})
-    Supervisor(args, request).run()
+    Supervisor(args, request, startup).run()
     return 0
 
 
@@ -675,7 +969,7 @@ def reference_main(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="autograder worker (run by the grader)")
-    parser.add_argument("mode", choices=["student", "reference"])
+    parser.add_argument("mode", choices=["student", "reference", "child"])
     parser.add_argument("--handout", required=True)
     parser.add_argument("--request", required=True)
     parser.add_argument("--channel", type=int, default=1)
@@ -685,7 +979,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gid", type=int)
     parser.add_argument("--kill-scope", choices=["all", "group"], default="group")
     parser.add_argument("--syspath", action="append")
+    parser.add_argument("--spec", help="child mode: what to run, as JSON")
+    parser.add_argument("--isolate", help="student mode: the file system to build first (as root), as JSON")
     args = parser.parse_args(argv)
+    if args.mode == "child":
+        return fresh_child_main(args)
     if args.mode == "reference":
         return reference_main(args)
     return student_main(args)

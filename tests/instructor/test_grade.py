@@ -41,12 +41,89 @@ def test_policy_accepts_stdlib_allowed_and_kit_modules():
     ("x = __import__('os')", "__import__() is not allowed"),
     ("exec('print(1)')", "exec() is not allowed"),
     ("eval('1')", "eval() is not allowed"),
+    ("f = compile('1', 'x', 'eval')", "compile() is not allowed"),
     ("b = __builtins__", "__builtins__ is not allowed"),
     ("def f():\n    import pytest\n", "'pytest' is not allowed"),
 ])
 def test_policy_refuses(line, words):
     found = violations(line)
     assert found and words in found[0], found
+
+
+def test_policy_reads_raw_bytes_and_refuses_other_encodings():
+    hidden = b"# -*- coding: utf-7 -*-\n#+AAo-import torch\nx = 1\n"  # a comment in UTF-8, an import in UTF-7
+    found = policy.check_bytes("sub.py", hidden, allowed=frozenset({"numpy"}), kit_modules=KIT)
+    assert len(found) == 1 and "declares the encoding 'utf-7'" in found[0].message and found[0].line == 1
+    assert "not UTF-8" in policy.check_bytes("sub.py", b"x = '\xff'\n", allowed=ALLOWED, kit_modules=KIT)[0].message
+    assert policy.check_bytes("sub.py", b"# -*- coding: utf-8 -*-\nimport numpy\n", allowed=ALLOWED, kit_modules=KIT) == []
+    assert "'torch' is not allowed" in policy.check_bytes("sub.py", b"\xef\xbb\xbfimport torch\n",
+                                                          allowed=frozenset(), kit_modules=KIT)[0].message
+
+
+def test_runtime_policy_allows_what_allowed_libraries_depend_on():
+    manifest = Manifest(id="x", title="", allowed_imports=("numpy", "torch"),
+                        extra={"policy": {"np_attention.py": {"allowed_imports": ["numpy"]}}})
+    narrow = policy.runtime_policy(manifest, "np_attention.py", "import math\n", KIT)
+    assert narrow["allowed"] == ["math", "numpy"] and narrow["listed"] == ["math", "numpy"]
+    assert "socket" in narrow["denied"] and "tests" in narrow["kit"]
+    wide = policy.runtime_policy(manifest, "vit.py", "", KIT)
+    assert {"torch", "numpy"} <= set(wide["allowed"])
+    assert "sympy" in wide["allowed"] or "sympy" not in policy._packages_distributions()  # torch needs sympy
+
+
+GUARDED = '''
+import json, sys
+sys.path[:0] = [HANDOUT, WORKER_DIR]
+import worker
+guard = worker.PolicyGuard(RULES, {"handout": HANDOUT, "submitted_files": ["sub.py"]})
+sys.addaudithook(guard.hook)
+import sub
+outcome = {}
+for name in sorted(n for n in dir(sub) if n.startswith("route_")):
+    try:
+        lib = getattr(sub, name)()
+        outcome[name] = "got " + getattr(lib, "__name__", repr(lib))
+    except BaseException as error:
+        outcome[name] = guard.refusal(error) or type(error).__name__
+print(json.dumps(outcome))
+'''
+
+
+def test_the_policy_hook_refuses_every_route_to_a_library_the_file_may_not_use(tmp_path):
+    """The runtime layer alone (no sandbox): each route of the threats, in a fresh interpreter."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from instructor import ROOT
+    from tests.instructor.submissions import threats
+
+    (tmp_path / "relay.py").write_text("import tqdm\n")
+    routes = {name: code for name, code in threats.ROUTES.items() if code}
+    routes["plain_stdlib"] = "import colorsys as lib\n"
+    routes["numpy_allowed"] = "import numpy.linalg\nimport numpy as lib\n"
+    routes["denied_stdlib"] = "import sys\nlib = sys.modules['importlib'].import_module('socket')\n"
+    routes["exec_alias"] = "run = exec\nspace = {}\nrun('lib = 1', space)\nlib = space['lib']\n"
+    body = ""
+    for name, code in routes.items():
+        code = code.replace("FORBIDDEN_NAME", "tqdm").replace("FORBIDDEN", "'tqdm'").replace("RELAY", "relay")
+        body += f"def route_{name}():\n" + textwrap.indent(code + "return lib\n", "    ") + "\n"
+    (tmp_path / "sub.py").write_text(body)
+    rules = {"file": "sub.py", "allowed": ["numpy"], "listed": ["numpy"], "kit": ["relay", "sub"],
+             "denied": sorted(policy.DENIED_STDLIB)}
+    script = GUARDED.replace("HANDOUT", repr(str(tmp_path))).replace("WORKER_DIR", repr(str(ROOT / "instructor")))
+    script = script.replace("RULES", repr(rules))
+    run = subprocess.run([sys.executable, "-I", "-W", "ignore", "-c", script], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    assert outcome.pop("route_plain_stdlib") == "got colorsys"
+    assert outcome.pop("route_numpy_allowed") == "got numpy"
+    assert "refuses the module 'socket'" in outcome.pop("route_denied_stdlib")
+    assert "may not compile or run code it builds" in outcome.pop("route_exec_alias")
+    for name, result in outcome.items():
+        assert "import policy refuses" in result or (result == "KeyError" and name in (
+            "route_sys_modules", "route_interpreter")), (name, result)
 
 
 def test_policy_reports_a_syntax_error_with_its_line():

@@ -36,8 +36,8 @@ FULL = {task.id: task.points for task in MANIFEST.tasks if not task.provided}
 LIMITS = ["--case-timeout", "5", "--task-timeout", "15"]
 E2E = {"syntax_error", "infinite_loop", "os_exit_import", "kill_parent_import", "fork_bomb", "memory_bomb",
        "print_flood", "read_secrets", "write_outside", "monkeypatch", "lying_array", "lying_tensor",
-       "hardcoded_public", "planted_files", "replaced_handout", "symlink_to_reference"}
-THREATS = [threat for threat in threats.THREATS if threat.name in E2E]
+       "hardcoded_public", "planted_files", "replaced_handout", "symlink_to_reference", "compile_call"}
+THREATS = [threat for threat in threats.THREATS if threat.name in E2E or threat.name.startswith("forbidden_")]
 
 
 def grade_cli(*args, cwd=ROOT, timeout=900) -> subprocess.CompletedProcess:

@@ -1,7 +1,10 @@
-"""A tiny NumPy-only assignment for testing the grader's machinery in seconds.
+"""A tiny assignment for testing the grader's machinery in seconds.
 
 ``alpha.py`` holds two graded tasks (``add``, 1 point; ``scale``, 2 points) and ``beta.py`` one
 (``norm``, 1 point), each in a solution block like the kit's, with cases in the kit's format.
+The assignment allows NumPy and tqdm (light to load), but ``alpha.py`` may use NumPy only, as
+``np_attention.py`` in cscd84-a4: its code runs in a process that never loaded tqdm, which
+``beta.py`` imports.
 :func:`build` writes the stub handout and the reference solution and returns a manifest.
 """
 
@@ -43,6 +46,7 @@ BETA = '''"""One graded function."""
 from __future__ import annotations
 
 import numpy as np
+import tqdm  # noqa: F401 - a library the assignment allows, and alpha.py may not use
 
 
 def norm(x):
@@ -111,8 +115,9 @@ SOURCES = {"alpha.py": ALPHA, "beta.py": BETA, "tests/cases_alpha.py": CASES_ALP
            "tests/__init__.py": ""}
 TASKS = (Task("add", "alpha.py", 1, "a + b"), Task("scale", "alpha.py", 2, "x * k"), Task("norm", "beta.py", 1, "norms"))
 MANIFEST = Manifest(
-    id="fake", title="A fake assignment", submit=("alpha.py", "beta.py"), allowed_imports=("numpy",),
+    id="fake", title="A fake assignment", submit=("alpha.py", "beta.py"), allowed_imports=("numpy", "tqdm"),
     files=tuple(SOURCES) + ("tests/harness.py",), tasks=TASKS,
+    extra={"policy": {"alpha.py": {"allowed_imports": ["numpy"]}}},
 )
 
 

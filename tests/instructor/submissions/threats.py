@@ -109,6 +109,118 @@ for host in [("1.1.1.1", 80), ("127.0.0.1", 22), ("8.8.8.8", 53)]:
 raise RuntimeError(f"reached: {reached}")
 '''
 
+# Look for a finished copy of the graded file anywhere on the disk (another student's handout in
+# a temporary folder, the grader's own kit) that the grader might have left readable.
+DISK_WALK = '''
+import os
+mine = os.path.realpath(__file__)
+found, folders = [], 0
+for top in ["/"]:
+    for folder, dirs, files in os.walk(top):
+        folders += 1
+        dirs[:] = [d for d in dirs if folder.count("/") < 7 and d not in ("proc", "sys", "usr", "site-packages", "lib")]
+        if folders > 20000:
+            break
+        for name in files:
+            path = os.path.join(folder, name)
+            if name == os.path.basename(mine) and os.path.realpath(path) != mine:
+                try:
+                    with open(path) as handle:
+                        text = handle.read()
+                except OSError:
+                    continue
+                if "not implemented yet" not in text:
+                    found.append(path)
+raise RuntimeError(f"found: {found}")
+'''
+
+# Fill the temporary folders (they were the host's: 300 MiB in /dev/shm stayed after grading) and
+# leave markers behind.
+FILL_TEMP = '''
+import os
+marks, filled = [], {}
+for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+    try:
+        with open(os.path.join(folder, "grader-threat-marker"), "w") as handle:
+            handle.write("left behind")
+        marks.append(folder)
+    except OSError:
+        pass
+for folder, megabytes in (("/dev/shm", 300), ("/tmp", 60)):
+    written = 0
+    try:
+        for index in range(megabytes // 8):
+            with open(os.path.join(folder, f"grader-threat-fill-{index}"), "wb") as handle:
+                handle.write(b"x" * (8 << 20))
+            written += 8
+    except OSError:
+        pass
+    filled[folder] = written
+raise RuntimeError(f"filled: {filled}, marks: {marks}")
+'''
+
+# Plant links where an instructor might write the gradebook (root would follow them).
+PLANT_LINKS = '''
+import os
+planted = []
+for path in ("/tmp/gradebook.csv", "/tmp/results.json", "/var/tmp/gradebook.csv", "/dev/shm/gradebook.csv"):
+    try:
+        os.symlink("/etc/passwd", path)
+        planted.append(path)
+    except OSError:
+        pass
+raise RuntimeError(f"planted: {planted}")
+'''
+
+# A frame whose JSON header nests 30 000 deep, on every pipe the code can reach.
+DEEP_HEADER = '''
+import os
+import struct
+text = b"[" * 30000 + b"]" * 30000
+frame = struct.pack(">II", len(text), 0) + text
+for fd in os.listdir("/proc/self/fd"):
+    if int(fd) > 2:
+        try:
+            os.write(int(fd), frame)
+        except OSError:
+            pass
+raise RuntimeError("sent")
+'''
+
+HOST_MARKERS = ("/tmp/grader-threat-marker", "/var/tmp/grader-threat-marker", "/dev/shm/grader-threat-marker",
+                "/tmp/gradebook.csv", "/tmp/results.json", "/var/tmp/gradebook.csv", "/dev/shm/gradebook.csv")
+
+
+def host_traces() -> list[str]:
+    """What the temporary-folder threats would leave on this machine if the sandbox let them."""
+    import glob
+    import os
+
+    found = [path for path in HOST_MARKERS if os.path.lexists(path)]
+    return found + glob.glob("/tmp/grader-threat-fill-*") + glob.glob("/dev/shm/grader-threat-fill-*")
+
+
+# Ways to reach a library the file may not use (FORBIDDEN) past a check of the source alone; each
+# then computes the right answer with it (FORBIDDEN_BODY), so only the policy stands in the way.
+ROUTES = {
+    "sys_modules": "import sys\nlib = sys.modules[FORBIDDEN]\n",
+    "kit_attribute": "from RELAY import FORBIDDEN_NAME as lib\n",
+    "built_name": "import builtins\nlib = getattr(builtins, '__imp' + 'ort__')(FORBIDDEN)\n",
+    "eval_alias": "run = eval\nlib = run('__imp' + 'ort__(' + repr(FORBIDDEN) + ')')\n",
+    "function_type": "import types\nmake = compile\n"
+                     "space = {}\ntypes.FunctionType(make('import ' + FORBIDDEN + ' as lib', 'x', 'exec'), space)()\n"
+                     "lib = space['lib']\n",
+    "pickle": "import pickle\nlib = pickle.loads(b'cbuiltins\\n__import__\\n(V' + FORBIDDEN.encode() + b'\\ntR.')\n",
+    "pydoc": "import pydoc\nlib = pydoc.locate(FORBIDDEN)\nassert lib is not None\n",
+    "globals_builtins": "table = globals()['__buil' + 'tins__']\n"
+                        "lib = (table['__import__'] if isinstance(table, dict) else table.__import__)(FORBIDDEN)\n",
+    "interpreter": "import code\nspace = {}\n"
+                   "code.InteractiveInterpreter(space).runsource('import ' + FORBIDDEN + ' as lib')\nlib = space['lib']\n",
+    "imp": "import imp\nlib = imp.load_module(FORBIDDEN, *imp.find_module(FORBIDDEN))\n",
+    "importlib_module": "import sys\nlib = sys.modules['importlib'].import_module(FORBIDDEN)\n",
+    "utf7_cookie": "",  # the import hides in a comment that a UTF-7 declaration turns into a line
+}
+
 PATCH_EVERYTHING = '''
 import builtins
 import numpy
@@ -307,7 +419,7 @@ THREATS = [
            READ_ATTACK, expect="found: []"),
     Threat("write_outside", "writing a results file or anything outside its work folder", WRITE_ATTACK,
            expect="wrote: []"),
-    Threat("socket", "opening a socket", SOCKET_ATTACK, expect="reached: []"),
+    Threat("socket", "opening a socket", SOCKET_ATTACK, expect="reached: []|import policy"),
     Threat("socket_import", "opening a socket (plain import)", "import socket\nsocket.create_connection(('1.1.1.1', 80))\n",
            expect="not allowed", policy=True),
     Threat("monkeypatch", "monkeypatching numpy, torch or builtins comparison functions",
@@ -331,7 +443,30 @@ THREATS = [
            static="replaced_handout", expect="not implemented"),
     Threat("symlink_to_reference", "a submitted file that is a link to the reference solution", scope="file",
            symlink=True, expect="not implemented"),
+    Threat("disk_walk", "walking the disk for a finished copy of the graded file", DISK_WALK, expect="found: []"),
+    Threat("fill_temp", "filling /tmp and /dev/shm and leaving files there", FILL_TEMP, expect="filled:"),
+    Threat("plant_links", "planting links where the gradebook may be written", PLANT_LINKS, expect="planted:"),
+    Threat("deep_header", "a result frame nested 30 000 deep", DEEP_HEADER, expect="corrupted"),
+    Threat("compile_call", "types.FunctionType(compile(...)) using a library the file may not use",
+           "import types\nspace = {}\ntypes.FunctionType(compile('import ' + FORBIDDEN + ' as lib', 'x', 'exec'), space)()\n"
+           "lib = space['lib']\n" + "FORBIDDEN_BODY", expect="compile() is not allowed", policy=True),
+    *[Threat(f"forbidden_{route}", f"a library the file may not use, reached through {route.replace('_', ' ')}",
+             code + "FORBIDDEN_BODY", expect="import policy|KeyError" if route in ("sys_modules", "interpreter")
+             else "import policy", policy=route == "utf7_cookie", extra={"utf7": route == "utf7_cookie"})
+      for route, code in ROUTES.items()],
 ]
+
+
+TORCH_ATTENTION = '''
+B, T, D = q.shape
+S = k.shape[1]
+H, K = self.num_heads, self.head_dim
+def heads(x, w, n):
+    return (lib.as_tensor(x) @ lib.as_tensor(w)).reshape(B, n, H, K).transpose(1, 2)
+w = lib.softmax(heads(q, self.params_q, T) @ heads(k, self.params_k, S).transpose(-1, -2) / K ** 0.5, dim=-1)
+out = ((w @ heads(v, self.params_v, S)).transpose(1, 2).reshape(B, T, D) @ lib.as_tensor(self.param_out)).numpy()
+weights = w.numpy()
+'''
 
 
 @dataclass(frozen=True)
@@ -349,6 +484,9 @@ class Target:
     case_input: str = "q"  # ... and its key in the cases' inputs
     case_module: str = "np_attention"  # the cases module of the target task
     hardcode_return: str = 'return (stored.get("out"), stored.get("weights")) if return_weights else stored["out"]'
+    forbidden: str = "torch"  # a library the target file may not use, loaded by the grader's worker
+    relay: str = "vit"  # a kit module that imports it
+    forbidden_body: str = TORCH_ATTENTION  # the right answer, computed with it (``lib``)
 
     def expected_message(self, threat: Threat, message: str) -> bool:
         if threat.code is WRITE_ATTACK:
@@ -396,6 +534,9 @@ def make(threat: Threat, target: Target, dest: Path) -> Path:
             code = code.replace("CASE_MODULE", repr(target.case_module)).replace("ARG_NAME", repr(target.case_input))
             code = code.replace("ARG_VALUE", target.liar_shape_source)
             code = code.replace("HARDCODE_RETURN", target.hardcode_return)
+            code = code.replace("FORBIDDEN_BODY", textwrap.dedent(target.forbidden_body).strip("\n") + "\n")
+            code = code.replace("FORBIDDEN_NAME", target.forbidden).replace("FORBIDDEN", repr(target.forbidden))
+            code = code.replace("RELAY", target.relay)
             if threat.scope == "call":
                 marked = replace_block(source, target.task, code)
                 if threat.extra.get("signature"):
@@ -412,6 +553,10 @@ def make(threat: Threat, target: Target, dest: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         if threat.symlink and file == target.file:
             path.symlink_to(target.reference_file)
+        elif threat.extra.get("utf7") and file == target.file:
+            # A checker that reads the file as UTF-8 sees a comment; Python reads "import ...".
+            path.write_bytes(b"# -*- coding: utf-7 -*-\n#+AAo-import " + target.forbidden.encode() + b" as lib\n"
+                             + text.encode("utf-7"))
         else:
             path.write_text(text)
     if threat.static:
@@ -480,4 +625,5 @@ def fake_target(reference: Path) -> Target:
         reference_file=reference / "alpha.py",
         secrets=(str(reference / "alpha.py"), str(reference), str(ROOT / "np_attention.py")),
         liar_shape_source="a", case_input="a", case_module="alpha", hardcode_return='return stored["sum"]',
+        forbidden="tqdm", relay="beta", forbidden_body="assert lib.tqdm\nreturn np.asarray(a) + np.asarray(b)\n",
     )
