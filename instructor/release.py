@@ -75,10 +75,18 @@ tests is necessary, not sufficient: the grader also runs hidden cases with other
         parts.append(f"## Written questions\n\nThey are in `written/{manifest.id}.md`.\n")
     if manifest.submit:
         allowed = ", ".join(manifest.allowed_imports) or "nothing else"
+        narrower = "".join(f" `{file}` may use only the standard library and "
+                           f"{', '.join(rules.get('allowed_imports', ())) or 'nothing else'}."
+                           for file, rules in sorted(manifest.extra.get("policy", {}).items()))
         parts.append(f"""## What to submit
 
 Only these files: {", ".join(f"`{name}`" for name in manifest.submit)}. Everything else is replaced by
-the original handout when grading. Use only the standard library and {allowed}.
+the original handout when grading. Use only the standard library, the kit's own modules and
+{allowed}.{narrower} The grader enforces this while your code runs, whatever way a module is
+reached (another module's attribute, `sys.modules`, `importlib`, `pickle`, ...): code that uses
+something it may not use loses the tasks of its file. For the same reason graded code may not
+call `exec`, `eval`, `compile` or `__import__`, under any name. Save your files as UTF-8 with
+no other encoding declared.
 """)
     return "\n".join(parts)
 

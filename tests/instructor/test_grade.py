@@ -514,7 +514,27 @@ def test_fallback_command_and_notes(tmp_path):
     launch = sandbox.build_launch(mode, handout=tmp_path, inputs=tmp_path, request=tmp_path / "r.json", work=tmp_path,
                                   uid=None, channel=5, limits=sandbox.Limits())
     assert launch.argv[1:3] == ["-I", "-B"] and "group" in launch.argv
-    assert "NONE" in mode.summary() and not mode.kill_all
+    assert "INSECURE" in mode.summary() and not mode.kill_all and mode.insecure
+
+
+def test_namespace_fallback_command_builds_the_same_file_system(tmp_path):
+    """Without bubblewrap the worker, root in new namespaces, mounts what bubblewrap would."""
+    mode = sandbox.Mode("unshare", drop=True, python_paths=sandbox.python_paths(), namespaces=True)
+    launch = sandbox.build_launch(mode, handout=tmp_path / "h", inputs=tmp_path / "i", request=tmp_path / "r.json",
+                                  work=tmp_path / "w", uid=2_000_000_007, channel=5, limits=sandbox.Limits())
+    argv = launch.argv
+    assert argv[0].endswith("unshare") and {"--mount", "--pid", "--net", "--fork"} <= set(argv[:argv.index("--")])
+    layout = json.loads(argv[argv.index("--isolate") + 1])
+    assert layout["root"] == str(tmp_path / "w") and layout["script"] == "/sandbox/worker.py"
+    bwrap = sandbox.build_launch(sandbox.Mode("bwrap", drop=True, python_paths=mode.python_paths), handout=tmp_path / "h",
+                                 inputs=tmp_path / "i", request=tmp_path / "r.json", work=tmp_path / "w",
+                                 uid=2_000_000_007, channel=5, limits=sandbox.Limits()).argv
+    assert " ".join(layout["args"]) in " ".join(bwrap)
+    args = layout["args"]
+    sized = [args[i + 3] for i in range(len(args) - 3) if args[i] == "--size" and args[i + 2] == "--tmpfs"]
+    assert set(sized) == {"/tmp", "/var/tmp", "/dev/shm", "/sandbox/work"}, "private, size-capped temporary folders"
+    assert not any(flag == "--bind" for flag in layout["args"]), "nothing of the host is writable"
+    assert "--uid" in argv and "/sandbox/request.json" in argv and launch.cwd == "/"
 
 
 def test_python_binds_create_readable_parents():

@@ -1,22 +1,30 @@
 """The autograder end to end on cscd84-a4, through its command line and its Gradescope zip.
 
 One ``python -m instructor grade`` run grades, with two jobs, the reference solution (as a zip),
-the handout's stubs, and the threats of :mod:`tests.instructor.submissions.threats` where the real
-assignment matters (torch loaded, the real reference files and public values, real memory use),
-aimed at the NumPy attention; the tests read its ``results.json`` files and CSV gradebook. Every
-threat also runs on the fake kit in ``test_grade_sandbox.py``, in seconds. The Gradescope zip is
-unpacked into a fake ``/autograder`` tree and ``run_autograder`` is run there. Slow (about a
-minute on two cores): each submission starts a sandbox that imports torch.
+the handout's stubs, batch hazards (a 251-character name, a zip member with a bad CRC, a zip with
+two entries of one file) and the threats of :mod:`tests.instructor.submissions.threats` where the
+real assignment matters (torch loaded, the real reference files and public values, real memory
+use), aimed at the NumPy attention; the tests read its ``results.json`` files and CSV gradebook.
+The batch runs twice: under bubblewrap, and in a simulated Gradescope machine: the autograder zip
+unpacked into a temporary ``autograder`` tree, run as root with no bubblewrap on the PATH and a
+venv made from this Python (which lives where only root can read it), so the worker isolates
+itself. ``run_autograder`` itself runs in both settings too. Every threat also runs on the fake
+kit in ``test_grade_sandbox.py``, in seconds. Slow (minutes on two cores): each submission starts
+a sandbox that imports torch.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -24,10 +32,7 @@ from instructor import ROOT, sandbox
 from instructor.manifest import load
 from tests.instructor.submissions import threats
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(bool(sandbox.bwrap_problem()), reason=f"bubblewrap unusable: {sandbox.bwrap_problem()}"),
-]
+pytestmark = [pytest.mark.slow]
 
 ASSIGNMENT = "cscd84-a4"
 MANIFEST = load(ASSIGNMENT)
@@ -36,45 +41,139 @@ FULL = {task.id: task.points for task in MANIFEST.tasks if not task.provided}
 LIMITS = ["--case-timeout", "5", "--task-timeout", "15"]
 E2E = {"syntax_error", "infinite_loop", "os_exit_import", "kill_parent_import", "fork_bomb", "memory_bomb",
        "print_flood", "read_secrets", "write_outside", "monkeypatch", "lying_array", "lying_tensor",
-       "hardcoded_public", "planted_files", "replaced_handout", "symlink_to_reference", "compile_call"}
+       "hardcoded_public", "planted_files", "replaced_handout", "symlink_to_reference", "compile_call",
+       "disk_walk", "fill_temp", "plant_links", "deep_header", "forged_frames"}
 THREATS = [threat for threat in threats.THREATS if threat.name in E2E or threat.name.startswith("forbidden_")]
+LONG_NAME = "x" * 251
+SETTINGS = ["bwrap", "gradescope"]
 
 
-def grade_cli(*args, cwd=ROOT, timeout=900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "instructor", "grade", ASSIGNMENT, *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+def setting_problem(setting: str) -> str:
+    if setting == "bwrap":
+        return sandbox.bwrap_problem()
+    return sandbox.isolation_problem(sandbox.python_paths())
+
+
+def grade_cli(*args, cwd=ROOT, timeout=1800, python=sys.executable, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([python, "-m", "instructor", "grade", ASSIGNMENT, *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def task_scores(results: dict) -> dict[str, float]:
     return {test["name"].split(":")[0]: test["score"] for test in results["tests"]}
 
 
+@dataclasses.dataclass
+class Tree:
+    """A Gradescope machine in a temporary folder (see the module's docstring)."""
+
+    root: Path
+    runner: Path
+    python: str
+    env: dict
+
+    @property
+    def source(self) -> Path:
+        return self.root / "source"
+
+
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("e2e")
-    target = threats.cscd84_target()
-    names = []
+def gradescope_tree(tmp_path_factory) -> Tree:
+    return make_tree(tmp_path_factory.mktemp("gradescope"))
+
+
+def make_tree(folder: Path, bubblewrap: bool = False) -> Tree:
+    """The autograder zip unpacked as Gradescope does; without bubblewrap: a venv and a PATH
+    that has no bwrap on it (else this Python and the usual PATH)."""
+    from instructor import gradescope
+
+    archive = gradescope.build_zip(ASSIGNMENT, folder / "autograder.zip")
+    root = folder / "autograder"
+    runner = gradescope.unpack(archive, root)
+    if bubblewrap:
+        return Tree(root, runner, sys.executable, {**os.environ, "AUTOGRADER_PYTHON": sys.executable})
+    venv = folder / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    tools = folder / "bin"  # what run_autograder and the grader call, and no bubblewrap
+    tools.mkdir()
+    for tool in ("bash", "sh", "dirname", "mkdir", "rm", "chmod", "cat", "env", "unshare"):
+        if shutil.which(tool):
+            (tools / tool).symlink_to(shutil.which(tool))
+    env = {"PATH": f"{venv / 'bin'}:{tools}", "HOME": "/root", "LANG": "C.UTF-8",
+           "AUTOGRADER_PYTHON": str(venv / "bin" / "python")}
+    subprocess.run(["chmod", "-R", "go-rwx", str(root / "source")], check=True)  # as run_autograder does
+    return Tree(root, runner, str(venv / "bin" / "python"), env)
+
+
+def batch_submissions(folder: Path, target: threats.Target) -> list[Path]:
+    """The threats, the reference (zipped, and under a 251-character name), the stubs, broken zips."""
+    subs = folder / "subs"
     for threat in THREATS:
-        threats.make(threat, target, folder / "subs" / threat.name)
-        names.append(threat.name)
+        threats.make(threat, target, subs / threat.name)
     correct = threats.make_correct(target, folder / "correct-src")
-    with zipfile.ZipFile(folder / "subs" / "correct.zip", "w") as archive:
+    with zipfile.ZipFile(subs / "correct.zip", "w") as archive:
         for name in MANIFEST.submit:
             archive.write(correct / name, f"my-hw/{name}")
-    stub = folder / "subs" / "stub"
+    shutil.copytree(correct, subs / LONG_NAME)
+    with zipfile.ZipFile(subs / "bad_crc.zip", "w", zipfile.ZIP_STORED) as archive:
+        for name in MANIFEST.submit:
+            archive.write(correct / name, name)
+    data = bytearray((subs / "bad_crc.zip").read_bytes())
+    spot = data.index(b"def softmax")  # inside np_attention.py's stored bytes
+    data[spot] ^= 0x20
+    (subs / "bad_crc.zip").write_bytes(bytes(data))
+    with zipfile.ZipFile(subs / "duplicate.zip", "w") as archive:
+        for name in MANIFEST.submit:
+            archive.write(correct / name, name)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            archive.writestr("np_attention.py", target.stubs["np_attention.py"])
+    stub = subs / "stub"
     stub.mkdir()
     for name in MANIFEST.submit:
         (stub / name).write_text(target.stubs[name])
-    submissions = [folder / "subs" / name for name in names] + [folder / "subs" / "correct.zip", stub]
-    result = grade_cli(*submissions, "--jobs", "2", "--json", folder / "json", "--csv", folder / "book.csv",
-                       "--quiet", *LIMITS)
+    return [subs / threat.name for threat in THREATS] + [subs / "correct.zip", stub, subs / LONG_NAME,
+                                                          subs / "bad_crc.zip", subs / "duplicate.zip"]
+
+
+@pytest.fixture(scope="module", params=SETTINGS)
+def batch(request, tmp_path_factory):
+    problem = setting_problem(request.param)
+    if problem:
+        pytest.skip(f"{request.param}: {problem}")
+    folder = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    target = threats.cscd84_target()
+    finished = tempfile.mkdtemp(prefix="finished-handout-")  # a student's finished work, readable by all
+    os.chmod(finished, 0o755)
+    shutil.copyfile(ROOT / "np_attention.py", os.path.join(finished, "np_attention.py"))
+    assert not threats.host_traces(), "traces of an earlier run: remove them first"
+    options = ["--jobs", "2", "--json", folder / "json", "--csv", folder / "book.csv", "--quiet", *LIMITS]
+    try:
+        if request.param == "bwrap":
+            submissions = batch_submissions(folder, target)
+            result = grade_cli(*submissions, *options)
+        else:
+            tree = request.getfixturevalue("gradescope_tree")
+            build = tree.source / "build"
+            target = dataclasses.replace(target, secrets=target.secrets + (
+                str(build / "reference" / "np_attention.py"), str(tree.source), str(tree.root / "results")))
+            submissions = batch_submissions(folder, target)
+            result = grade_cli(*submissions, *options, "--handout", build / "handout", "--reference",
+                               build / "reference", cwd=tree.source, python=tree.python, env=tree.env)
+    finally:
+        shutil.rmtree(finished, ignore_errors=True)
+    traces = threats.host_traces()
+    for path in traces:
+        os.unlink(path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     outputs = {path.stem: json.loads(path.read_text()) for path in (folder / "json").glob("*.json")}
-    return target, outputs, folder, result.stdout
+    return target, outputs, folder, result.stdout, traces
 
 
 def test_reference_solution_scores_full_marks_public_and_hidden(batch):
-    _, outputs, _, _ = batch
+    _, outputs, _, _, _ = batch
     results = outputs["correct"]
     assert task_scores(results) == FULL and results["score"] == sum(FULL.values())
     for test in results["tests"]:
@@ -82,7 +181,7 @@ def test_reference_solution_scores_full_marks_public_and_hidden(batch):
 
 
 def test_handout_stubs_score_zero_with_not_implemented(batch):
-    _, outputs, _, _ = batch
+    _, outputs, _, _, _ = batch
     results = outputs["stub"]
     assert results["score"] == 0
     for test in results["tests"]:
@@ -92,7 +191,7 @@ def test_handout_stubs_score_zero_with_not_implemented(batch):
 
 @pytest.mark.parametrize("threat", THREATS, ids=[t.name for t in THREATS])
 def test_threat_costs_exactly_the_tasks_it_touches(threat, batch):
-    target, outputs, _, _ = batch
+    target, outputs, _, _, _ = batch
     results = outputs[threat.name]
     touched = target.touched(threat)
     want = {task: 0.0 if task in touched else points for task, points in FULL.items()}
@@ -102,38 +201,78 @@ def test_threat_costs_exactly_the_tasks_it_touches(threat, batch):
 
 
 def test_the_attacks_left_no_trace(batch):
-    _, _, folder, _ = batch
+    _, _, folder, _, traces = batch
     assert not any(ROOT.glob("*.PWNED")) and not (ROOT / "PWNED").exists()
     assert not any(path.name.endswith("PWNED") for path in folder.rglob("*"))
+    assert traces == [], "files the code wrote in temporary folders stayed on this machine"
+
+
+def test_every_result_names_the_isolation(batch):
+    _, outputs, _, _, _ = batch
+    for results in outputs.values():
+        assert "sandbox: bubblewrap" in results["output"] or "sandbox: namespaces" in results["output"]
+        assert "unprivileged uid" in results["output"] and "INSECURE" not in results["output"]
+        assert "WARNING: the worker" not in results["output"], results["output"]
+
+
+def test_a_submission_name_of_any_length(batch):
+    _, outputs, _, _, _ = batch
+    [results] = [data for stem, data in outputs.items() if stem.startswith("x" * 80)]
+    assert task_scores(results) == FULL
+
+
+def test_a_zip_member_with_a_bad_crc_costs_that_file_only(batch):
+    _, outputs, _, _, _ = batch
+    results = outputs["bad_crc"]
+    assert task_scores(results) == {**FULL, "multi_head_attention": 0.0}
+    assert "np_attention.py: could not be read from the zip" in results["output"] and "CRC" in results["output"]
+
+
+def test_two_entries_of_one_file_are_refused_as_ambiguous(batch):
+    _, outputs, _, _, _ = batch
+    results = outputs["duplicate"]
+    assert task_scores(results) == {**FULL, "multi_head_attention": 0.0}
+    assert "np_attention.py appears 2 times" in results["output"] and "ambiguous" in results["output"]
 
 
 def test_csv_gradebook_has_a_row_per_submission(batch):
-    _, outputs, folder, stdout = batch
+    _, outputs, folder, stdout, _ = batch
     with open(folder / "book.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == len(THREATS) + 2
+    assert len(rows) == len(THREATS) + 5
     by_name = {row["submission"]: row for row in rows}
     assert float(by_name["correct"]["score"]) == sum(FULL.values())
     assert set(FULL) <= set(rows[0])
     assert "graded" in stdout and "--jobs 2" in stdout
 
 
-def test_run_autograder_in_a_fake_autograder_tree(tmp_path):
-    from instructor import gradescope
-
-    archive = gradescope.build_zip(ASSIGNMENT, tmp_path / "autograder.zip")
-    names = zipfile.ZipFile(archive).namelist()
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_run_autograder_in_a_fake_autograder_tree(tmp_path, setting):
+    problem = setting_problem(setting)
+    if problem:
+        pytest.skip(f"{setting}: {problem}")
+    tree = make_tree(tmp_path, bubblewrap=setting == "bwrap")
+    names = zipfile.ZipFile(tmp_path / "autograder.zip").namelist()
     assert {"setup.sh", "run_autograder", "instructor/grade.py", "instructor/worker.py",
             f"assignments/{ASSIGNMENT}.toml", "requirements.txt"} <= set(names)
     assert not any(name.startswith(("tests/instructor", "written/")) for name in names)
-    root = tmp_path / "autograder"
-    runner = gradescope.unpack(archive, root)
+    root, runner, env = tree.root, tree.runner, tree.env
     results = root / "results" / "results.json"
-    env = {**os.environ, "AUTOGRADER_PYTHON": sys.executable}
 
     def run_once() -> dict:
-        subprocess.run([str(runner)], env=env, capture_output=True, text=True, timeout=600, check=True)
+        subprocess.run([str(runner)], env=env, capture_output=True, text=True, timeout=900, check=True)
         return json.loads(results.read_text())
+
+    # The reference solution: full marks, from a worker isolated and unprivileged.
+    target = threats.cscd84_target()
+    for name in MANIFEST.submit:
+        (root / "submission" / name).write_text(threats.solution(target.sources[name], name))
+    data = run_once()
+    assert task_scores(data) == FULL, json.dumps(data, indent=1)[:3000]
+    assert ("bubblewrap" if setting == "bwrap" else "namespaces without bubblewrap") in data["output"]
+    assert "unprivileged uid" in data["output"] and "WARNING" not in data["output"], data["output"]
+    for name in MANIFEST.submit:
+        (root / "submission" / name).unlink()
 
     # An empty submission: every task not implemented.
     data = run_once()
@@ -172,6 +311,7 @@ def graded_assignments() -> list[str]:
     return found
 
 
+@pytest.mark.skipif(bool(sandbox.bwrap_problem()), reason=f"bubblewrap unusable: {sandbox.bwrap_problem()}")
 @pytest.mark.parametrize("assignment", graded_assignments())
 def test_every_assignment_grades_its_reference_solution_full_marks(assignment, tmp_path):
     from instructor import grade

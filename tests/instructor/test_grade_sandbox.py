@@ -142,6 +142,7 @@ def test_threat_costs_exactly_the_tasks_it_touches(threat, threat_results):
     assert not any("GRADER ERROR" in note for note in result.notes), result.notes
 
 
+@pytest.mark.slow
 def test_nothing_the_threats_wrote_stays_on_this_machine(threat_results):
     _, _, traces = threat_results
     assert traces == []
@@ -186,6 +187,7 @@ def test_the_worker_runs_unprivileged_in_its_own_namespaces(kit, mode):
                         "var", *(p.strip("/").split("/")[0] for p in sandbox.python_paths())}
 
 
+@pytest.mark.slow
 def test_the_temporary_folders_count_against_the_memory_limit(kit, mode):
     """300 MiB in /dev/shm is memory no process shows as its own: the watchdog counts it."""
     folder, manifest, handout, reference = kit
@@ -205,6 +207,7 @@ def test_the_temporary_folders_count_against_the_memory_limit(kit, mode):
     assert result.score == 0 and "temporary folders included" in result.tasks[0].message, grade.table(result)
 
 
+@pytest.mark.slow
 def test_without_isolation_the_grader_refuses_unless_insecure(kit, monkeypatch):
     """No bubblewrap and no namespaces: grading is refused, or done with --insecure and said so."""
     folder, manifest, handout, reference = kit
