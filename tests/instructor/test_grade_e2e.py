@@ -208,11 +208,15 @@ def test_the_attacks_left_no_trace(batch):
 
 
 def test_every_result_names_the_isolation(batch):
-    _, outputs, _, _, _ = batch
-    for results in outputs.values():
-        assert "sandbox: bubblewrap" in results["output"] or "sandbox: namespaces" in results["output"]
-        assert "unprivileged uid" in results["output"] and "INSECURE" not in results["output"]
-        assert "WARNING: the worker" not in results["output"], results["output"]
+    """The gradebook tells the TA how each submission was isolated; no result is marked insecure."""
+    _, outputs, folder, _, _ = batch
+    with open(folder / "book.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        notes = row["grader_notes"]
+        assert "sandbox: bubblewrap" in notes or "sandbox: namespaces without bubblewrap" in notes, notes
+        assert "unprivileged uid" in notes and "INSECURE" not in notes and "WARNING: the worker" not in notes, notes
+    assert not any("INSECURE" in results["output"] for results in outputs.values())
 
 
 def test_a_submission_name_of_any_length(batch):
@@ -259,8 +263,11 @@ def test_run_autograder_in_a_fake_autograder_tree(tmp_path, setting):
     root, runner, env = tree.root, tree.runner, tree.env
     results = root / "results" / "results.json"
 
+    log = []
+
     def run_once() -> dict:
-        subprocess.run([str(runner)], env=env, capture_output=True, text=True, timeout=900, check=True)
+        run = subprocess.run([str(runner)], env=env, capture_output=True, text=True, timeout=900, check=True)
+        log.append(run.stdout + run.stderr)
         return json.loads(results.read_text())
 
     # The reference solution: full marks, from a worker isolated and unprivileged.
@@ -268,9 +275,10 @@ def test_run_autograder_in_a_fake_autograder_tree(tmp_path, setting):
     for name in MANIFEST.submit:
         (root / "submission" / name).write_text(threats.solution(target.sources[name], name))
     data = run_once()
-    assert task_scores(data) == FULL, json.dumps(data, indent=1)[:3000]
-    assert ("bubblewrap" if setting == "bwrap" else "namespaces without bubblewrap") in data["output"]
-    assert "unprivileged uid" in data["output"] and "WARNING" not in data["output"], data["output"]
+    assert task_scores(data) == FULL, json.dumps(data, indent=1)[:3000] + log[-1][-3000:]
+    said = log[-1]
+    assert ("sandbox: bubblewrap" if setting == "bwrap" else "sandbox: namespaces without bubblewrap") in said, said
+    assert "unprivileged uid" in said and "WARNING" not in said and "INSECURE" not in said, said
     for name in MANIFEST.submit:
         (root / "submission" / name).unlink()
 
