@@ -917,7 +917,7 @@ def _run(args, build_dir: Path, start: float) -> int:
         print(line, file=sys.stderr, flush=True)
 
     manifest = load(args.assignment)
-    mode = sandbox.detect(args.sandbox, insecure=args.insecure)
+    mode = sandbox.detect(args.sandbox, insecure=getattr(args, "insecure", False))
     limits = sandbox.Limits(task_timeout=args.task_timeout, case_timeout=args.case_timeout)
     for line in [mode.summary(), *mode.notes]:
         tell_ta(line)
