@@ -80,6 +80,31 @@ ALTERNATIVES = [
             z = block(z)
         return z
     ''',), "unfold instead of patchify, an explicit loop over blocks"),
+    Alternative("made_forward", "flow_network.py", ('''
+        columns, alphas = [], []
+        for i in range(z.shape[1]):  # coordinates found so far, zeros for the rest
+            known = torch.stack(columns + [torch.zeros_like(z[:, 0])] * (z.shape[1] - i), dim=1)
+            out = self.net(known)
+            mean, log_std = out[:, i], out[:, z.shape[1] + i]
+            columns.append(mean + torch.exp(log_std) * z[:, i])
+            alphas.append(log_std)
+        return torch.stack(columns, dim=1), torch.stack(alphas, dim=1).sum(-1)
+    ''',), "a list of columns, alpha kept per step"),
+    Alternative("made_inverse", "flow_network.py", ('''
+        out = self.net(x)
+        D = x.shape[1]
+        mu, alpha = out[:, :D], out[:, D:]
+        return (x - mu) / torch.exp(alpha), -torch.sum(alpha, dim=-1)
+    ''',), "slices and a division"),
+    Alternative("maf_log_probs", "flow_network.py", ('''
+        total = 0.0
+        for index in range(len(self.nf)):
+            x, ld = self.nf[index].inverse(x)
+            total = total + ld
+        D = x.shape[1]
+        base = torch.distributions.MultivariateNormal(torch.zeros(D), torch.eye(D)).log_prob(x)
+        return torch.mean(base + total)
+    ''',), "a multivariate normal base, an index loop"),
 ]
 
 BLOCK = r"(?P<head>^(?P<indent>[ \t]*)# BEGIN SOLUTION {task}\n)(?P<body>.*?)(?P<tail>^[ \t]*# END SOLUTION\n)"

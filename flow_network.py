@@ -1,0 +1,230 @@
+r"""Normalizing flows: the masked autoregressive flow (MAF) and planar flows.
+
+Two assignments use this module:
+
+* **CS236 Homework 3, problem 1** (Papamakarios et al., 2017): a MAF of MADE blocks
+  (Germain et al., 2015) fitted to the two-dimensional "moons" data by maximum likelihood.
+  Graded: ``MADE.forward``, ``MADE.inverse`` and ``MAF.log_probs``.
+* **IFT6135 Assignment 3, problem 3** (Rezende and Mohamed, 2015): planar flows, trained from
+  samples (maximum likelihood) or from an unnormalised density given as an energy (reverse KL).
+  Graded: ``PlanarTransformation.forward`` (the handout's ``planar_transformation``),
+  ``PlanarTransformation.get_logdet``, ``loss1`` and ``loss2``.
+
+**The return contract of every invertible map here.** A map ``y = f(v)`` returns
+``(y, log_det)`` where ``log_det`` is :math:`\log\lvert\det \partial f(v)/\partial v\rvert`, the
+log-determinant *of the map just applied*, one value per example. So a map's ``forward`` and
+``inverse`` return log-determinants that cancel, and a density is pushed through a chain of maps
+by adding them: :math:`\log p_x(x) = \log p_z(z) + \log\lvert\det \partial z/\partial x\rvert`.
+Shapes follow the two courses' original code: the CS236 classes return ``log_det`` of shape
+(B,), the IFT6135 planar layers (B, 1).
+
+Letters used for shapes: B batch, D data dimension (2 for every data set here), H hidden width
+of a MADE, K number of planar layers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+# ============================================================================================
+# CS236: MADE and MAF
+# ============================================================================================
+
+
+class MaskedLinear(nn.Linear):
+    """A linear layer whose weight is multiplied by a fixed 0/1 mask (a buffer) on every call.
+
+    ``mask`` has the weight's shape (out_features, in_features); entry (o, i) = 1 lets input i
+    reach output o.
+    """
+
+    def __init__(self, input_size: int, output_size: int, mask: torch.Tensor):
+        super().__init__(input_size, output_size)
+        self.register_buffer("mask", mask.to(self.weight.dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.mask * self.weight, self.bias)
+
+
+class PermuteLayer(nn.Module):
+    """Reverses the order of the D coordinates; placed between MADE blocks so that every
+    coordinate gets to be conditioned on the others.
+
+    ``forward`` and ``inverse`` are the same map; both return ``(permuted, log_det)`` with
+    ``log_det`` zeros of shape (B,) (a permutation preserves volume). The original starter code
+    returned (B, 1) here; (B,) matches MADE's, so that the two add without broadcasting to (B, B).
+    """
+
+    def __init__(self, num_inputs: int):
+        super().__init__()
+        self.register_buffer("perm", torch.arange(num_inputs - 1, -1, -1))
+
+    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return inputs[:, self.perm], inputs.new_zeros(len(inputs))
+
+    def inverse(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return inputs[:, self.perm], inputs.new_zeros(len(inputs))
+
+
+class MADE(nn.Module):
+    r"""One Gaussian autoregressive block: a masked MLP computing :math:`\mu_i, \alpha_i` from
+    :math:`x_{<i}`, used as an invertible map between a base point z and a data point x:
+
+    .. math::
+        x_i = \mu_i(x_{<i}) + z_i \exp(\alpha_i(x_{<i})), \qquad
+        z_i = \big(x_i - \mu_i(x_{<i})\big) \exp(-\alpha_i(x_{<i})), \qquad i = 1, \dots, D .
+
+    :math:`\alpha_i` is the *log* standard deviation of :math:`x_i` given :math:`x_{<i}`.
+
+    The network (provided): ``MaskedLinear(D -> H)``, ReLU, ``n_hidden`` times
+    [``MaskedLinear(H -> H)``, ReLU], ``MaskedLinear(H -> 2D)``. Its output, of shape (B, 2D),
+    holds :math:`\mu` in columns ``0 .. D-1`` and :math:`\alpha` in columns ``D .. 2D-1``
+    (``mu, alpha = self.net(x).chunk(2, dim=1)``). The masks use the sequential ordering, so
+    output columns i and D + i depend only on inputs ``x[:, :i]`` (``mu[:, 0]`` and
+    ``alpha[:, 0]`` are constants).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, n_hidden: int):
+        super().__init__()
+        if input_size < 2:
+            raise ValueError(f"a MADE needs at least 2 inputs, got input_size={input_size}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.n_hidden = n_hidden
+        masks = self.create_masks()
+        layers: list[nn.Module] = [MaskedLinear(input_size, hidden_size, masks[0]), nn.ReLU()]
+        for mask in masks[1:-1]:
+            layers += [MaskedLinear(hidden_size, hidden_size, mask), nn.ReLU()]
+        # mu and alpha of coordinate i share the connectivity of output i: the mask twice.
+        layers.append(MaskedLinear(hidden_size, 2 * input_size, masks[-1].repeat(2, 1)))
+        self.net = nn.Sequential(*layers)
+
+    def create_masks(self) -> list[torch.Tensor]:
+        """Masks of the sequential ordering (Germain et al., 2015, section 4).
+
+        Each unit gets a degree: input i has degree i (0-based); hidden unit k has degree
+        k mod (D - 1), so it may see inputs 0 .. k mod (D - 1); output i has degree i - 1. A
+        hidden unit of degree d sees inputs of degree <= d; output i sees hidden units of degree
+        <= i - 1, hence only inputs 0 .. i - 1. Returns n_hidden + 2 float masks, each of shape
+        (units out, units in); the degrees are kept in ``self.m``.
+        """
+        D, H = self.input_size, self.hidden_size
+        self.m = [torch.arange(D)] + [torch.arange(H) % (D - 1) for _ in range(self.n_hidden + 1)]
+        self.m.append(torch.arange(D) - 1)
+        return [(later[:, None] >= earlier[None, :]).float() for earlier, later in zip(self.m[:-1], self.m[1:])]
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""The sampling direction, z -> x: :math:`x_i = \mu_i(x_{<i}) + z_i \exp(\alpha_i(x_{<i}))`.
+
+        :math:`\mu_i` and :math:`\alpha_i` depend on the *outputs* :math:`x_{<i}`, which are not
+        known in advance: compute x one coordinate at a time, i = 0, 1, ..., D - 1, running the
+        network on the coordinates found so far (D passes of ``self.net``). Avoid writing into a
+        tensor that autograd still needs (build a new one each step, e.g. with ``torch.cat`` or
+        ``clone``): gradients must flow from x back to z and to the parameters.
+
+        Args:
+            z: (B, D) points of the base space.
+
+        Returns:
+            ``(x, log_det)``: x (B, D), and :math:`\log\lvert\det \partial x/\partial z\rvert =
+            \sum_i \alpha_i(x_{<i})` of shape (B,), one value per example (the Jacobian is
+            triangular with diagonal :math:`\exp(\alpha_i)`).
+        """
+        # BEGIN SOLUTION made_forward
+        x = torch.zeros_like(z)
+        for i in range(self.input_size):
+            mu, alpha = self.net(x).chunk(2, dim=1)  # (B, D) each; column i uses x[:, :i] only
+            x_i = mu[:, i] + z[:, i] * torch.exp(alpha[:, i])  # (B,)
+            x = torch.cat([x[:, :i], x_i[:, None], x[:, i + 1:]], dim=1)
+        # The last pass saw every x_{<i} for all i, so its alpha is the final one.
+        log_det = alpha.sum(dim=1)  # (B,)
+        return x, log_det
+        # END SOLUTION
+
+    def inverse(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""The density direction, x -> z: :math:`z_i = (x_i - \mu_i(x_{<i})) \exp(-\alpha_i(x_{<i}))`.
+
+        Here all of x is known, so one pass of the network gives every :math:`\mu_i` and
+        :math:`\alpha_i` at once (this is why a MAF evaluates densities fast and samples slowly).
+
+        Args:
+            x: (B, D) data points.
+
+        Returns:
+            ``(z, log_det)``: z (B, D), and :math:`\log\lvert\det \partial z/\partial x\rvert =
+            -\sum_i \alpha_i(x_{<i})` of shape (B,), one value per example.
+        """
+        # BEGIN SOLUTION made_inverse
+        mu, alpha = self.net(x).chunk(2, dim=1)  # (B, D) each
+        z = (x - mu) * torch.exp(-alpha)  # (B, D)
+        log_det = -alpha.sum(dim=1)  # (B,)
+        return z, log_det
+        # END SOLUTION
+
+
+class MAF(nn.Module):
+    r"""A masked autoregressive flow: ``n_flows`` MADE blocks, each followed by a reversal of the
+    coordinates, on a standard normal base :math:`\mathcal{N}(0, I_D)`.
+
+    ``self.nf`` lists the maps in the *density* direction: data x goes through
+    ``self.nf[0].inverse``, then ``self.nf[1].inverse``, ..., to the base point z. Sampling runs
+    ``forward`` through them in the opposite order (``sample``).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, n_hidden: int, n_flows: int):
+        super().__init__()
+        self.input_size = input_size
+        self.base_dist = torch.distributions.Normal(0.0, 1.0)  # per coordinate
+        blocks: list[nn.Module] = []
+        for _ in range(n_flows):
+            blocks += [MADE(input_size, hidden_size, n_hidden), PermuteLayer(input_size)]
+        self.nf = nn.Sequential(*blocks)
+
+    def log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        r"""The average log-likelihood of a batch, by the change of variables through every map:
+
+        .. math::
+            \log p(x) = \log \mathcal{N}(z; 0, I_D) + \sum_{j} \log\lvert\det \partial v_j / \partial v_{j-1}\rvert ,
+
+        where :math:`v_0 = x`, :math:`v_j` = the output of ``self.nf[j - 1].inverse`` and z the
+        last one. :math:`\log \mathcal{N}(z; 0, I_D) = \sum_i \log \mathcal{N}(z_i; 0, 1)`
+        (``self.base_dist.log_prob`` gives the per-coordinate terms).
+
+        Args:
+            x: (B, D) data points.
+
+        Returns:
+            A scalar tensor (shape ``()``): the **mean over the batch** of :math:`\log p(x)`, in
+            nats. It is a log-likelihood (higher is better); training minimises ``loss``, its
+            negative. On held-out moons data this negative cannot go below the data's
+            differential entropy (about 1.13 nats); the handout's "about -1.2 nats" is this
+            log-likelihood, i.e. a loss of about +1.2.
+        """
+        # BEGIN SOLUTION maf_log_probs
+        log_det = x.new_zeros(len(x))  # (B,)
+        for flow in self.nf:
+            x, step_log_det = flow.inverse(x)
+            log_det = log_det + step_log_det
+        log_base = self.base_dist.log_prob(x).sum(dim=1)  # (B,)
+        return (log_base + log_det).mean()
+        # END SOLUTION
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """The training loss: the mean negative log-likelihood of the batch, in nats."""
+        return -self.log_probs(x)
+
+    def sample(self, device, n: int) -> np.ndarray:
+        """``n`` samples as a NumPy array (n, D): base draws pushed through every block's forward."""
+        with torch.no_grad():
+            x = self.base_dist.sample((n, self.input_size)).to(device)
+            for flow in reversed(self.nf):
+                x, _ = flow.forward(x)
+        return x.cpu().numpy()
