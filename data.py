@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import math
 import importlib.util
 import socket
 import threading
@@ -514,3 +515,142 @@ def text_point_cloud(text: str = TEXT, noise: float = TEXT_NOISE, seed: int | No
     points = np.stack([cols - cols.mean(), -(rows - rows.mean())], axis=1) / extent  # (N, 2)
     points = points + np.random.default_rng(seed).normal(0.0, noise, size=points.shape)
     return points.astype(np.float32)
+
+
+# Moons (CS236's MAF) and the targets of IFT6135's planar flows. Points are float32 arrays
+# (N, 2); training wraps them as ``PointDataset`` items ``(point, 0)``.
+
+MOONS_SIZE = 30_000  # points drawn before the split (the handout's --n_samples)
+MOONS_SPLIT = (24_000, 3_000, 3_000)  # train, validation, test
+MOONS_NOISE = 0.05  # std of the Gaussian noise added to each coordinate
+MOONS_SEED = 777  # the original run_flow.py seeds NumPy with 777
+
+
+def make_moons(n: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """Two interleaving half circles, as ``sklearn.datasets.make_moons`` draws them: (n, 2) float64.
+
+    The first n // 2 points (rounded up) lie on the upper moon (cos t, sin t), the others on the
+    lower moon (1 - cos t, 1/2 - sin t), with t evenly spaced on [0, pi] on each moon; every
+    coordinate then gets N(0, noise^2) noise. Points are in that order (shuffle before use).
+    """
+    upper, lower = n - n // 2, n // 2
+    t_up, t_low = np.linspace(0, np.pi, upper), np.linspace(0, np.pi, lower)
+    points = np.concatenate([np.stack([np.cos(t_up), np.sin(t_up)], axis=1),
+                             np.stack([1 - np.cos(t_low), 0.5 - np.sin(t_low)], axis=1)])
+    return points + noise * rng.standard_normal(points.shape)
+
+
+def moons_splits(seed: int = MOONS_SEED, n: int = MOONS_SIZE, split: tuple[int, int, int] = MOONS_SPLIT,
+                 noise: float = MOONS_NOISE) -> dict[str, np.ndarray]:
+    """The MAF's data: ``n`` moons points, standardised, shuffled and split.
+
+    Standardising (each coordinate to mean 0 and standard deviation 1, with the statistics of
+    all ``n`` points, as the original's ``StandardScaler``) happens before the split. Returns
+    ``{"train", "val", "test"}`` float32 arrays of ``split`` sizes (24 000 / 3 000 / 3 000).
+    """
+    if sum(split) != n:
+        raise ValueError(f"the split {split} must add up to the {n} points")
+    rng = np.random.default_rng(seed)
+    points = make_moons(n, noise, rng)
+    points = (points - points.mean(axis=0)) / points.std(axis=0)
+    points = points[rng.permutation(n)].astype(np.float32)
+    ends = np.cumsum(split)
+    return {"train": points[:ends[0]], "val": points[ends[0]:ends[1]], "test": points[ends[1]:]}
+
+
+class PointDataset(Dataset):
+    """2-D points as a data set of ``(point, 0)`` items: point a float32 tensor (2,)."""
+
+    def __init__(self, points: np.ndarray, source: str = ""):
+        self.points = torch.as_tensor(np.ascontiguousarray(points, dtype=np.float32))
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __getitem__(self, index: int):
+        return self.points[index], 0
+
+
+# Planar-flow targets: unnormalised densities p(z) proportional to exp(-U(z)), given by their
+# energy U (IFT6135's density_* functions return energies). "arcs" is U1 of Rezende and Mohamed
+# (2015, table 1): a ring of radius 2 cut into a left and a right arc. "sine" is their U2, the
+# band along z2 = sin(pi z1 / 2); U2 does not grow along z1, so exp(-U2) has no finite integral
+# on the plane. The kit adds a Gaussian envelope exp(-z1^2 / (2 * 2^2)) to it: the target is then
+# z1 ~ N(0, 2^2), z2 | z1 ~ N(sin(pi z1 / 2), 0.4^2), with a known normaliser and entropy.
+
+RING_RADIUS, RING_WIDTH, ARC_CENTRE, ARC_WIDTH = 2.0, 0.4, 2.0, 0.6  # U1's constants
+SINE_WIDTH, SINE_ENVELOPE = 0.4, 2.0  # U2's band width; std of the kit's envelope along z1
+POINT_SETS_SIZE = 20_000  # points of each planar-flow sample set
+POINT_SETS_SEED = 43  # the original planar-flow script seeds everything with 43
+ARCS_BOX = 4.0  # arcs samples are drawn in [-4, 4]^2: the mass outside is below 1e-5
+
+
+def energy_arcs(z: torch.Tensor) -> torch.Tensor:
+    """U1(z) = ((|z| - 2) / 0.4)^2 / 2 - log(exp(-((z1 - 2) / 0.6)^2 / 2) + exp(-((z1 + 2) / 0.6)^2 / 2)); (B, 2) -> (B,)."""
+    ring = 0.5 * ((z.norm(dim=1) - RING_RADIUS) / RING_WIDTH) ** 2
+    arcs = torch.logaddexp(-0.5 * ((z[:, 0] - ARC_CENTRE) / ARC_WIDTH) ** 2,
+                           -0.5 * ((z[:, 0] + ARC_CENTRE) / ARC_WIDTH) ** 2)
+    return ring - arcs
+
+
+def energy_sine(z: torch.Tensor) -> torch.Tensor:
+    """U2(z) plus the envelope: ((z2 - sin(pi z1 / 2)) / 0.4)^2 / 2 + (z1 / 2)^2 / 2; (B, 2) -> (B,)."""
+    band = 0.5 * ((z[:, 1] - torch.sin(math.pi * z[:, 0] / 2)) / SINE_WIDTH) ** 2
+    return band + 0.5 * (z[:, 0] / SINE_ENVELOPE) ** 2
+
+
+ENERGIES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"arcs": energy_arcs, "sine": energy_sine}
+
+
+def _grid(edge: float, cells: int) -> tuple[torch.Tensor, float]:
+    centres = -edge + (torch.arange(cells, dtype=torch.float64) + 0.5) * (2 * edge / cells)
+    grid = torch.stack(torch.meshgrid(centres, centres, indexing="xy"), dim=-1).reshape(-1, 2)
+    return grid, (2 * edge / cells) ** 2
+
+
+def target_constants(name: str) -> dict[str, float]:
+    """``log_z`` (the log-normaliser of exp(-U)) and ``entropy`` (nats) of a planar-flow target.
+
+    A model's expected negative log-likelihood on samples of the target is at least
+    ``entropy``; the reverse-KL loss (``loss2``) is at least ``-log_z``. Sine: closed form
+    (log Z = log(2 pi * 2 * 0.4), entropy = log(2 pi e) + log(2 * 0.4)). Arcs: midpoint rule on a
+    grid of [-6, 6]^2 with cells of 0.01 (the ring's width is 0.4; converged to 1e-6).
+    """
+    if name == "sine":
+        log_z = math.log(2 * math.pi * SINE_ENVELOPE * SINE_WIDTH)
+        return {"log_z": log_z, "entropy": 1 + log_z}  # E[U] = 1/2 + 1/2 for two Gaussian factors
+    if name != "arcs":
+        raise ValueError(f"unknown target {name!r}; valid choices: {', '.join(ENERGIES)}")
+    grid, area = _grid(6.0, 1200)
+    energy = energy_arcs(grid)
+    log_z = float(torch.logsumexp(-energy, dim=0)) + math.log(area)
+    weights = torch.exp(-energy - log_z) * area
+    return {"log_z": log_z, "entropy": log_z + float((weights * energy).sum())}
+
+
+def sample_target(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` exact samples (float64 (n, 2)) of a planar-flow target: sine directly, arcs by rejection.
+
+    Arcs: proposals uniform on [-4, 4]^2, accepted with probability exp(-U1(z)) / 2 (exp(-U1)
+    is at most 2 everywhere), so accepted points have density exactly proportional to exp(-U1)
+    on the box.
+    """
+    if name == "sine":
+        z1 = SINE_ENVELOPE * rng.standard_normal(n)
+        return np.stack([z1, np.sin(np.pi * z1 / 2) + SINE_WIDTH * rng.standard_normal(n)], axis=1)
+    if name != "arcs":
+        raise ValueError(f"unknown target {name!r}; valid choices: {', '.join(ENERGIES)}")
+    found: list[np.ndarray] = []
+    count = 0
+    while count < n:
+        proposals = rng.uniform(-ARCS_BOX, ARCS_BOX, size=(20 * n, 2))
+        accept = rng.uniform(size=len(proposals)) * 2 < torch.exp(-energy_arcs(torch.from_numpy(proposals))).numpy()
+        found.append(proposals[accept])
+        count += int(accept.sum())
+    return np.concatenate(found)[:n]
+
+
+def point_samples(name: str, n: int = POINT_SETS_SIZE, seed: int = POINT_SETS_SEED) -> np.ndarray:
+    """The kit's ``data_arcs`` / ``data_sine``: ``n`` seeded samples of a target, float32 (n, 2)."""
+    return sample_target(name, n, np.random.default_rng(seed)).astype(np.float32)

@@ -228,3 +228,161 @@ class MAF(nn.Module):
             for flow in reversed(self.nf):
                 x, _ = flow.forward(x)
         return x.cpu().numpy()
+
+
+# ============================================================================================
+# IFT6135: planar flows
+# ============================================================================================
+
+PLANAR_INIT_STD = 0.01  # std of the initial u and w: every layer starts close to the identity
+
+
+class PlanarTransformation(nn.Module):
+    r"""One planar layer (Rezende and Mohamed, 2015, section 4.1), with :math:`h = \tanh`:
+
+    .. math::
+        f(z) = z + \hat u\, h(w^\top z + b), \qquad u, w \in \mathbb{R}^D,\ b \in \mathbb{R} .
+
+    **Invertibility.** Along w the map sends :math:`a = w^\top z + b` to
+    :math:`a + (w^\top \hat u) \tanh(a)`, which is increasing, so f is a bijection, exactly when
+    :math:`w^\top \hat u \ge -1`. The parameter ``u`` is free; the layer uses :math:`\hat u` =
+    ``self.constrained_u()`` (provided), which meets that condition. Both graded methods must use
+    :math:`\hat u`, never ``self.u`` itself.
+
+    Parameters (shapes as in the original code): ``u`` and ``w`` (1, D), ``b`` (1,).
+    """
+
+    def __init__(self, dim: int = 2):
+        super().__init__()
+        self.u = nn.Parameter(PLANAR_INIT_STD * torch.randn(1, dim))
+        self.w = nn.Parameter(PLANAR_INIT_STD * torch.randn(1, dim))
+        self.b = nn.Parameter(torch.zeros(1))
+
+    def constrained_u(self) -> torch.Tensor:
+        r""":math:`\hat u` (1, D): ``u`` itself when :math:`w^\top u \ge -1`, otherwise
+
+        .. math:: \hat u = u + \big(m(w^\top u) - w^\top u\big) \frac{w}{\lVert w\rVert^2},
+                  \qquad m(a) = -1 + \log(1 + e^{a}),
+
+        so that :math:`w^\top \hat u = m(w^\top u) > -1` (Rezende and Mohamed, appendix A.1).
+        The original starter code overwrote ``u`` in place with this value when the condition
+        failed; here it is recomputed on every call, so gradients reach ``u`` and ``w`` through it.
+        """
+        wu = (self.w * self.u).sum()  # w^T u, a scalar
+        # The clamp only matters for w = 0 (then u is used): it keeps the unused branch, and
+        # so the gradients, free of 0/0.
+        adjusted = self.u + (F.softplus(wu) - 1 - wu) * self.w / (self.w**2).sum().clamp_min(1e-12)
+        return torch.where(wu < -1, adjusted, self.u)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        r"""The handout's ``planar_transformation``: :math:`f(z) = z + \hat u \tanh(w^\top z + b)`.
+
+        Args:
+            z: (B, D) points.
+
+        Returns:
+            (B, D): every point moved along :math:`\hat u` by :math:`\tanh(w^\top z + b)`, with
+            :math:`\hat u` = ``self.constrained_u()``.
+        """
+        # BEGIN SOLUTION planar_transformation
+        u = self.constrained_u()  # (1, D)
+        return z + u * torch.tanh(z @ self.w.T + self.b)  # (B, 1) * (1, D)
+        # END SOLUTION
+
+    def get_logdet(self, z: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+        r"""The log-determinant of the Jacobian of :math:`f` at each point, by the matrix determinant lemma:
+
+        .. math::
+            \frac{\partial f}{\partial z} = I + \hat u\, \psi(z)^\top, \quad
+            \psi(z) = h'(w^\top z + b)\, w, \qquad
+            \log\lvert\det \partial f/\partial z\rvert = \log\big(\lvert 1 + \psi(z)^\top \hat u\rvert + \epsilon\big),
+
+        with :math:`h'(a) = 1 - \tanh^2(a)` and :math:`\hat u` = ``self.constrained_u()``.
+        ``eps`` keeps the logarithm finite where the determinant underflows.
+
+        Args:
+            z: (B, D) the points f is applied to (its *inputs*).
+            eps: added to the absolute determinant before the logarithm.
+
+        Returns:
+            (B, 1): :math:`\log\lvert\det \partial f(z)/\partial z\rvert` of each point.
+        """
+        # BEGIN SOLUTION get_logdet
+        u = self.constrained_u()  # (1, D)
+        slope = 1 - torch.tanh(z @ self.w.T + self.b) ** 2  # h'(w^T z + b), (B, 1)
+        psi = slope * self.w  # (B, D)
+        return torch.log(torch.abs(1 + psi @ u.T) + eps)  # (B, 1)
+        # END SOLUTION
+
+
+class Flow(nn.Module):
+    """``num_layers`` planar layers applied in order: ``forward(z)`` returns ``(f_K(...f_1(z)), logdet)``
+    with logdet (B, 1) the sum of every layer's ``get_logdet`` at its own input."""
+
+    def __init__(self, dim: int, num_layers: int):
+        super().__init__()
+        self.layers = nn.ModuleList(PlanarTransformation(dim) for _ in range(num_layers))
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logdet = z.new_zeros(len(z), 1)  # (B, 1)
+        for layer in self.layers:
+            logdet = logdet + layer.get_logdet(z)
+            z = layer(z)
+        return z, logdet
+
+
+def loss1(z0: torch.Tensor, logdet: torch.Tensor) -> torch.Tensor:
+    r"""Training from samples: the negative log-likelihood of data under the flow.
+
+    The flow g runs from data to the base space (the handout's question 3.6): a data point x is
+    mapped to :math:`z_0 = g(x)`, and the model density of x is the standard normal pulled back
+    through g,
+
+    .. math::
+        -\ln p(x) = -\ln \mathcal{N}(z_0; 0, I_D) - \log\lvert\det \partial g(x)/\partial x\rvert
+                  = \tfrac12 \lVert z_0\rVert^2 + \tfrac{D}{2}\ln(2\pi) - \mathrm{logdet} .
+
+    Args:
+        z0: (B, D) the flow's outputs on a batch of data, :math:`g(x)`.
+        logdet: (B, 1) :math:`\log\lvert\det \partial g(x)/\partial x\rvert`, as ``Flow.forward`` returns it.
+
+    Returns:
+        (B, 1): the negative log-likelihood of each example, in nats (not averaged; the
+        training loop averages over the batch).
+    """
+    # BEGIN SOLUTION loss1
+    dim = z0.shape[1]
+    log_base = -0.5 * (z0**2).sum(dim=1, keepdim=True) - 0.5 * dim * LOG_2PI  # (B, 1)
+    return -(log_base + logdet)
+    # END SOLUTION
+
+
+def loss2(target_density: torch.Tensor, z0: torch.Tensor, logdet: torch.Tensor) -> torch.Tensor:
+    r"""Training from an unnormalised density :math:`p(z) \propto e^{-U(z)}`: the reverse KL, per sample.
+
+    Base points :math:`z_0 \sim \mathcal{N}(0, I_D)` go through the flow to :math:`z_K = f(z_0)`,
+    whose density is :math:`\ln q_K(z_K) = \ln \mathcal{N}(z_0; 0, I_D) - \mathrm{logdet}`. The loss
+    of one sample is
+
+    .. math::
+        \ln q_K(z_K) + U(z_K) = \ln \mathcal{N}(z_0; 0, I_D) - \mathrm{logdet} + U(z_K),
+
+    whose mean over :math:`z_0` is :math:`\mathrm{KL}(q_K \,\Vert\, p) - \ln Z`, Z the unknown
+    normaliser of :math:`e^{-U}`: minimising it minimises the KL, and it can never go below
+    :math:`-\ln Z`. Keep the base term :math:`\ln \mathcal{N}(z_0; 0, I_D)`: it does not change
+    the gradients, but without it the loss is not a KL.
+
+    Args:
+        target_density: (B,) the target's **energy** :math:`U(z_K) = -\ln \tilde p(z_K)` at the
+            flow's outputs (what the handout's ``density_*`` functions return), not a density.
+        z0: (B, D) the base samples the flow was applied to.
+        logdet: (B, 1) :math:`\log\lvert\det \partial f(z_0)/\partial z_0\rvert`, as ``Flow.forward`` returns it.
+
+    Returns:
+        (B, 1): the loss of each sample, in nats.
+    """
+    # BEGIN SOLUTION loss2
+    dim = z0.shape[1]
+    log_base = -0.5 * (z0**2).sum(dim=1, keepdim=True) - 0.5 * dim * LOG_2PI  # (B, 1)
+    return log_base - logdet + target_density[:, None]
+    # END SOLUTION

@@ -1,6 +1,7 @@
 """Public tests of flow_network.py: MADE, MAF and planar flows.
 
-Run one task's tests with ``pytest --task made_forward`` (or ``made_inverse``, ``maf_log_probs``).
+Run one task's tests with ``pytest --task made_forward`` (or ``made_inverse``, ``maf_log_probs``,
+``planar_transformation``, ``get_logdet``, ``loss1``, ``loss2``).
 Besides the stored reference values, the tests check properties every correct flow has: the two
 directions invert each other and their log-determinants cancel, each log-determinant equals
 log|det J| of the Jacobian computed by autograd, MADE is autoregressive, and a MAF's density
@@ -21,6 +22,10 @@ from tests.harness import case_params, check_case, fill_parameters
 FORWARD = pytest.mark.task("made_forward")
 INVERSE = pytest.mark.task("made_inverse")
 LOG_PROBS = pytest.mark.task("maf_log_probs")
+PLANAR = pytest.mark.task("planar_transformation")
+LOGDET = pytest.mark.task("get_logdet")
+LOSS1 = pytest.mark.task("loss1")
+LOSS2 = pytest.mark.task("loss2")
 
 TOL = 1e-4  # float32 through a few small layers: rounding error seen ~1e-6
 
@@ -239,3 +244,166 @@ def test_log_probs_trains():
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None for g in grads) and sum(float(g.abs().sum()) for g in grads) > 0, (
         "the loss must be differentiable with respect to every block's weights")
+
+
+# ---- planar flows: helpers -------------------------------------------------------------------
+
+
+def planar(u, w, b) -> flow_network.PlanarTransformation:
+    """A planar layer with the given raw parameters (u and w as lists, b a number)."""
+    layer = flow_network.PlanarTransformation(len(u))
+    with torch.no_grad():
+        layer.u.copy_(torch.tensor([u], dtype=torch.float32))
+        layer.w.copy_(torch.tensor([w], dtype=torch.float32))
+        layer.b.fill_(b)
+    return layer
+
+
+FOLDING = ([-1.5, -0.5], [1.5, 0.5], 0.2)  # raw w^T u = -2.5: folds the plane unless u is constrained
+
+
+def along_w(layer, n=201, reach=4.0) -> torch.Tensor:
+    """Points on the line through the origin in the direction of w, ordered along it."""
+    direction = layer.w.detach()[0] / layer.w.detach().norm()
+    return torch.linspace(-reach, reach, n)[:, None] * direction[None, :]
+
+
+# ---- planar_transformation -------------------------------------------------------------------
+
+
+@PLANAR
+def test_planar_moves_points_along_u_by_tanh():
+    layer = planar([0.5, 1.0], [2.0, 1.0], -0.5)
+    z = points(6, 2, seed=30)
+    out = layer(z)
+    assert out.shape == z.shape, f"f(z) has the shape of z, {tuple(z.shape)}; got {tuple(out.shape)}"
+    u_hat = layer.constrained_u().detach()  # here w^T u >= -1, so it is u itself
+    expected = z + u_hat * torch.tanh(z @ layer.w.detach().T + layer.b.detach())
+    torch.testing.assert_close(out, expected, rtol=TOL, atol=TOL, msg="f(z) = z + u tanh(w^T z + b)")
+
+
+@PLANAR
+def test_planar_far_from_the_hyperplane_is_a_translation_by_u():
+    layer = planar([0.3, 0.7], [3.0, 0.0], 0.0)
+    far = torch.tensor([[6.0, 0.5], [-6.0, -1.0]])
+    torch.testing.assert_close(layer(far), far + torch.tensor([[0.3, 0.7], [-0.3, -0.7]]), rtol=0, atol=1e-6,
+                               msg="tanh(w^T z + b) = +-1 far from the hyperplane: f(z) = z +- u")
+
+
+@PLANAR
+def test_planar_uses_the_constrained_u_and_stays_invertible():
+    layer = planar(*FOLDING)
+    line = along_w(layer)
+    moved = layer(line) @ (layer.w.detach()[0] / layer.w.detach().norm())  # positions along w
+    assert torch.all(torch.diff(moved) > 0), (
+        "with w^T u < -1 the layer must use constrained_u(): the map along w must stay increasing (invertible)")
+    torch.testing.assert_close(layer(line) - line, layer.constrained_u().detach()
+                               * torch.tanh(line @ layer.w.detach().T + layer.b.detach()), rtol=TOL, atol=TOL)
+
+
+@PLANAR
+def test_planar_trains_every_parameter():
+    layer = planar([0.5, 1.0], [2.0, 1.0], -0.5)
+    z = points(4, 2, seed=31).requires_grad_(True)
+    layer(z).pow(2).sum().backward()
+    for name in ("u", "w", "b"):
+        grad = getattr(layer, name).grad
+        assert grad is not None and grad.abs().sum() > 0, f"no gradient reaches {name}"
+    assert z.grad is not None
+
+
+# ---- get_logdet ------------------------------------------------------------------------------
+
+
+@LOGDET
+@pytest.mark.parametrize("params", [([0.5, 1.0], [2.0, 1.0], -0.5), FOLDING, ([1.0, 2.0, -0.5], [0.5, 0.5, 1.0], 0.3)],
+                         ids=["plain", "constrained", "3d"])
+def test_logdet_is_log_abs_det_of_the_jacobian(params):
+    layer = planar(*params)
+    z = points(5, len(params[0]), seed=32)
+    logdet = layer.get_logdet(z)
+    assert logdet.shape == (5, 1), f"get_logdet returns (B, 1), got {tuple(logdet.shape)}"
+    expected = autograd_log_det(lambda v: (layer(v), None), z)
+    np.testing.assert_allclose(logdet.detach()[:, 0].double(), expected, rtol=TOL, atol=TOL,
+                               err_msg="log|det df/dz| = log|1 + h'(w^T z + b) w^T u_hat| at each point")
+
+
+@LOGDET
+def test_logdet_vanishes_far_from_the_hyperplane():
+    layer = planar([0.3, 0.7], [3.0, 0.0], 0.0)
+    logdet = layer.get_logdet(torch.tensor([[8.0, 0.5], [-8.0, 2.0]]))
+    torch.testing.assert_close(logdet, torch.zeros(2, 1), rtol=0, atol=1e-6, msg="h' = 0 there: a translation")
+
+
+@LOGDET
+def test_logdet_on_the_hyperplane_is_log_of_one_plus_w_u():
+    layer = planar([1.0, 0.0], [3.0, 0.0], 0.0)  # w^T u = 3: the density drops fourfold on z1 = 0
+    logdet = layer.get_logdet(torch.tensor([[0.0, -1.0], [0.0, 2.0]]))
+    torch.testing.assert_close(logdet, torch.full((2, 1), float(np.log(4.0))), rtol=TOL, atol=TOL)
+
+
+@LOGDET
+def test_logdet_trains_every_parameter():
+    layer = planar([0.5, 1.0], [2.0, 1.0], -0.5)
+    layer.get_logdet(points(4, 2, seed=33)).sum().backward()
+    for name in ("u", "w", "b"):
+        grad = getattr(layer, name).grad
+        assert grad is not None and grad.abs().sum() > 0, f"no gradient reaches {name}"
+
+
+# ---- loss1 -----------------------------------------------------------------------------------
+
+
+def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    dim = z.shape[1]
+    return torch.distributions.MultivariateNormal(torch.zeros(dim), torch.eye(dim)).log_prob(z)
+
+
+@LOSS1
+def test_loss1_is_the_per_example_negative_log_likelihood():
+    z0, logdet = points(6, 3, seed=34), points(6, 1, seed=35)
+    loss = flow_network.loss1(z0, logdet)
+    assert loss.shape == (6, 1), f"loss1 returns one value per example, (B, 1); got {tuple(loss.shape)}"
+    expected = -(standard_normal_log_prob(z0)[:, None] + logdet)
+    torch.testing.assert_close(loss, expected, rtol=TOL, atol=TOL, msg="-log N(z0; 0, I) - logdet")
+
+
+@LOSS1
+def test_loss1_of_an_affine_flow_is_a_normalised_density():
+    # g(x) = A x + c has log|det| = log|det A|: exp(-loss1) must integrate to 1 over the plane.
+    A = torch.tensor([[1.5, 0.4], [-0.3, 0.8]])
+    c = torch.tensor([0.5, -0.2])
+    edge, cells = 8.0, 160
+    centres = -edge + (torch.arange(cells) + 0.5) * (2 * edge / cells)
+    grid = torch.stack(torch.meshgrid(centres, centres, indexing="xy"), dim=-1).reshape(-1, 2)
+    logdet = torch.full((len(grid), 1), float(torch.linalg.slogdet(A)[1]))
+    density = torch.exp(-flow_network.loss1(grid @ A.T + c, logdet).double())
+    total = float(density.sum()) * (2 * edge / cells) ** 2
+    assert total == pytest.approx(1.0, abs=1e-3), f"exp(-loss1) integrates to {total:.4f}, not 1"
+
+
+# ---- loss2 -----------------------------------------------------------------------------------
+
+
+@LOSS2
+def test_loss2_is_the_per_sample_reverse_kl_term():
+    z0, logdet = points(6, 2, seed=36), points(6, 1, seed=37)
+    energy = torch.linspace(0.0, 3.0, 6)
+    loss = flow_network.loss2(energy, z0, logdet)
+    assert loss.shape == (6, 1), f"loss2 returns one value per sample, (B, 1); got {tuple(loss.shape)}"
+    expected = standard_normal_log_prob(z0)[:, None] - logdet + energy[:, None]
+    torch.testing.assert_close(loss, expected, rtol=TOL, atol=TOL, msg="log N(z0; 0, I) - logdet + U(z_K)")
+
+
+@LOSS2
+def test_loss2_of_a_flow_that_matches_the_target_is_minus_log_z_for_every_sample():
+    # Target N(m, s^2 I) given by its energy |z - m|^2 / (2 s^2), Z = 2 pi s^2; the flow z = m + s z0
+    # reproduces it exactly, so log q(z_K) + U(z_K) = -log Z for every sample (KL = 0).
+    m, s = torch.tensor([1.0, -2.0]), 0.7
+    z0 = points(8, 2, seed=38, scale=2.0)
+    z = m + s * z0
+    energy = ((z - m) ** 2).sum(dim=1) / (2 * s**2)
+    logdet = torch.full((8, 1), 2 * np.log(s))
+    loss = flow_network.loss2(energy, z0, logdet)
+    torch.testing.assert_close(loss, torch.full((8, 1), -float(np.log(2 * np.pi * s**2))), rtol=TOL, atol=TOL,
+                               msg="with q = p the loss is -log Z at every sample")

@@ -105,6 +105,27 @@ ALTERNATIVES = [
         base = torch.distributions.MultivariateNormal(torch.zeros(D), torch.eye(D)).log_prob(x)
         return torch.mean(base + total)
     ''',), "a multivariate normal base, an index loop"),
+    Alternative("planar_transformation", "flow_network.py", ('''
+        u_hat = self.constrained_u()
+        pre = torch.sum(z * self.w, dim=1, keepdim=True) + self.b  # w^T z + b per row
+        return z + torch.tanh(pre) @ u_hat
+    ''',), "a row-wise inner product and an outer product"),
+    Alternative("get_logdet", "flow_network.py", ('''
+        u_hat = self.constrained_u()
+        a = torch.mm(z, self.w.t()) + self.b
+        wu = torch.sum(self.w * u_hat)
+        return torch.log1p((1 - torch.tanh(a).pow(2)) * wu)
+    ''',), "w^T u once, log1p, no eps"),
+    Alternative("loss1", "flow_network.py", ('''
+        d = z0.size(1)
+        base = torch.distributions.MultivariateNormal(torch.zeros(d), torch.eye(d))
+        return -(base.log_prob(z0) + logdet.squeeze(1)).unsqueeze(1)
+    ''',), "torch.distributions, squeeze then unsqueeze"),
+    Alternative("loss2", "flow_network.py", ('''
+        normal = torch.distributions.Normal(0.0, 1.0)
+        log_q = normal.log_prob(z0).sum(dim=-1, keepdim=True) - logdet
+        return log_q + target_density.view(-1, 1)
+    ''',), "a per-coordinate normal, view"),
 ]
 
 BLOCK = r"(?P<head>^(?P<indent>[ \t]*)# BEGIN SOLUTION {task}\n)(?P<body>.*?)(?P<tail>^[ \t]*# END SOLUTION\n)"
