@@ -530,11 +530,11 @@ MOONS_SEED = 777  # the original run_flow.py seeds NumPy with 777
 def make_moons(n: int, noise: float, rng: np.random.Generator) -> np.ndarray:
     """Two interleaving half circles, as ``sklearn.datasets.make_moons`` draws them: (n, 2) float64.
 
-    The first n // 2 points (rounded up) lie on the upper moon (cos t, sin t), the others on the
+    The first n // 2 points (rounded down) lie on the upper moon (cos t, sin t), the others on the
     lower moon (1 - cos t, 1/2 - sin t), with t evenly spaced on [0, pi] on each moon; every
     coordinate then gets N(0, noise^2) noise. Points are in that order (shuffle before use).
     """
-    upper, lower = n - n // 2, n // 2
+    upper, lower = n // 2, n - n // 2
     t_up, t_low = np.linspace(0, np.pi, upper), np.linspace(0, np.pi, lower)
     points = np.concatenate([np.stack([np.cos(t_up), np.sin(t_up)], axis=1),
                              np.stack([1 - np.cos(t_low), 0.5 - np.sin(t_low)], axis=1)])

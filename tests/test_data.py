@@ -342,3 +342,69 @@ def test_text_point_cloud_follows_the_text_and_rejects_blank_text():
         data.text_point_cloud("   ")
     with pytest.raises(ValueError, match="noise"):
         data.text_point_cloud(noise=-1.0)
+
+
+# ---- moons (the MAF's data) and the planar flows' targets -------------------------------------
+
+
+def test_moons_splits_are_standardised_disjoint_and_seeded():
+    splits = data.moons_splits()
+    assert {k: v.shape for k, v in splits.items()} == {"train": (24_000, 2), "val": (3_000, 2), "test": (3_000, 2)}
+    everything = np.concatenate(list(splits.values()))
+    np.testing.assert_allclose(everything.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(everything.std(axis=0), 1.0, atol=1e-5)
+    assert len(np.unique(everything, axis=0)) == 30_000, "the splits must not share points"
+    assert np.array_equal(data.moons_splits()["test"], splits["test"])
+    assert not np.array_equal(data.moons_splits(seed=1)["test"], splits["test"])
+
+
+def test_moons_are_two_half_circles_with_the_given_noise():
+    clean = data.make_moons(1000, 0.0, np.random.default_rng(0))
+    upper, lower = clean[:500], clean[500:]
+    np.testing.assert_allclose(np.hypot(*upper.T), 1.0, atol=1e-12)
+    np.testing.assert_allclose(np.hypot(lower[:, 0] - 1, lower[:, 1] - 0.5), 1.0, atol=1e-12)
+    assert upper[:, 1].min() >= 0 and lower[:, 1].max() <= 0.5
+    noisy = data.make_moons(1000, 0.05, np.random.default_rng(0))
+    assert np.std(noisy - clean) == pytest.approx(0.05, rel=0.1)
+
+
+def test_moons_match_scikit_learn():
+    datasets = pytest.importorskip("sklearn.datasets")
+    ours = data.make_moons(301, 0.0, np.random.default_rng(0))
+    theirs, _ = datasets.make_moons(301, shuffle=False, noise=None)
+    np.testing.assert_allclose(ours, theirs, atol=1e-12)
+
+
+def test_arcs_energy_is_rezende_and_mohamed_u1():
+    z = torch.tensor([[2.0, 0.0], [0.0, 2.0], [-2.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    two_bumps = np.logaddexp(0.0, -0.5 * (4 / 0.6) ** 2)  # log(e^0 + e^{-(4 / 0.6)^2 / 2}) at z1 = +-2
+    expected = [-two_bumps, -np.log(2 * np.exp(-0.5 * (2 / 0.6) ** 2)), -two_bumps,
+                0.5 * (2 / 0.4) ** 2 - np.log(2 * np.exp(-0.5 * (2 / 0.6) ** 2))]
+    np.testing.assert_allclose(data.energy_arcs(z).numpy(), expected, rtol=1e-12)
+
+
+def test_sine_energy_is_the_band_times_a_gaussian_envelope():
+    z1 = torch.linspace(-5, 5, 11, dtype=torch.float64)
+    on_curve = torch.stack([z1, torch.sin(np.pi * z1 / 2)], dim=1)
+    np.testing.assert_allclose(data.energy_sine(on_curve).numpy(), (z1**2 / 8).numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["arcs", "sine"])
+def test_target_samples_follow_the_energy(name):
+    """The mean energy of exact samples is entropy - log Z; arcs puts half its mass on each side."""
+    constants = data.target_constants(name)
+    samples = data.point_samples(name)
+    assert samples.shape == (data.POINT_SETS_SIZE, 2) and samples.dtype == np.float32
+    energy = data.ENERGIES[name](torch.from_numpy(samples).double()).numpy()
+    standard_error = energy.std() / np.sqrt(len(energy))
+    assert energy.mean() == pytest.approx(constants["entropy"] - constants["log_z"], abs=4 * standard_error)
+    assert np.mean(samples[:, 0] > 0) == pytest.approx(0.5, abs=0.02)
+    assert np.array_equal(data.point_samples(name, n=100), data.point_samples(name, n=100))
+
+
+def test_target_normalisers():
+    # Rezende and Mohamed's U1 has log Z = 1.8775; the sine target's is log(2 pi * 2 * 0.4).
+    assert data.target_constants("arcs")["log_z"] == pytest.approx(1.8775, abs=1e-4)
+    assert data.target_constants("sine")["log_z"] == pytest.approx(np.log(1.6 * np.pi), abs=1e-12)
+    with pytest.raises(ValueError, match="valid choices"):
+        data.target_constants("spiral")
