@@ -422,7 +422,12 @@ class Grader:
         cannot start Python or see a library, a limit is too tight, a case is broken), and grading
         the students would give each of them that loss: :class:`SetupError` says what went wrong.
         """
-        check = self.grade(self.reference)
+        solution = sandbox.prepare_dir(self.private / "preflight", private=True)
+        for name in self.manifest.submit:  # exactly what a student hands in
+            if (self.reference / name).is_file():
+                (solution / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.reference / name, solution / name)
+        check = self.grade(solution)
         if check.score < check.max_score or self.reference_failures:
             raise SetupError(preflight_report(self, check))
         self.log(f"preflight: the reference solution scores {check.score:g} / {check.max_score:g} in the sandbox "

@@ -5,7 +5,11 @@ image, then ``/autograder/run_autograder`` for every submission (uploaded to
 ``/autograder/submission``), and reads ``/autograder/results/results.json``.
 
 The zip holds the grader (the instructor package's grading modules only), the manifest, the
-prebuilt stub handout and reference solution, ``requirements.txt``, and the two scripts.
+assignment's secret seed of the hidden cases (:mod:`instructor.seeds`: Gradescope scores as the
+instructor's own machine does), the prebuilt stub handout and reference solution without what
+grading never reads (written questions and answers, READMEs, public tests and their stored
+values), ``requirements.txt``, and the two scripts. ``setup.sh`` installs the requirements into
+a virtual environment (``/autograder/venv``; Ubuntu 22.04 and 24.04 refuse system-wide ``pip``).
 ``run_autograder`` makes the source readable by root alone (the worker runs as another uid),
 grades the submission, and writes a results file even when the grader itself fails.
 """
@@ -17,21 +21,28 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from instructor import ROOT
+from instructor import ROOT, seeds
 from instructor.manifest import load
 
-GRADER_MODULES = ("__init__.py", "__main__.py", "manifest.py", "grade.py", "sandbox.py", "worker.py", "policy.py")
+GRADER_MODULES = ("__init__.py", "__main__.py", "manifest.py", "grade.py", "sandbox.py", "worker.py", "policy.py",
+                  "seeds.py")
 
 SETUP = """#!/usr/bin/env bash
-# Gradescope image set-up: bubblewrap (the worker's sandbox), Python and the kit's requirements.
+# Gradescope image set-up: bubblewrap (the worker's sandbox), and a virtual environment with the
+# kit's requirements. A venv, not the system Python: Ubuntu 24.04 refuses system-wide pip
+# installs (PEP 668). It lies next to source/, which run_autograder makes private: the worker,
+# running as another uid, must be able to read it.
 set -euo pipefail
 cd "$(dirname "$0")"
+VENV="$(cd .. && pwd)/venv"
 if command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap python3 python3-pip
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap python3 python3-venv
 fi
+python3 -m venv "$VENV"
 # CPU wheels of torch: the grader never needs a GPU, and they are a fraction of the size.
-python3 -m pip install --quiet --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
+"$VENV/bin/python" -m pip install --quiet --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
+"$VENV/bin/python" -c "import numpy, torch"  # a broken install fails the image build, not every submission
 """
 
 RUN = """#!/usr/bin/env bash
@@ -40,7 +51,8 @@ RUN = """#!/usr/bin/env bash
 HERE="$(cd "$(dirname "$0")" && pwd)"
 SOURCE="$HERE/source"
 RESULTS="$HERE/results/results.json"
-PYTHON="${{AUTOGRADER_PYTHON:-python3}}"
+PYTHON="${{AUTOGRADER_PYTHON:-$HERE/venv/bin/python}}"
+[ -x "$PYTHON" ] || PYTHON=python3
 mkdir -p "$HERE/results"
 rm -f "$RESULTS"
 # The reference solution must be readable by the grader (root) alone: the worker runs as another uid.
@@ -51,17 +63,23 @@ cd "$SOURCE"
     --json "$RESULTS" --jobs 1
 status=$?
 if [ ! -s "$RESULTS" ]; then
-    printf '{{"score": 0, "output": "The autograder failed (exit status %s) before writing results; please tell your instructor.", "tests": []}}\\n' "$status" > "$RESULTS"
+    # The grader stopped before grading (its message, above, is for the staff): not the student's fault.
+    printf '{{"score": 0, "output": "The autograder could not run on this machine (exit status %s): a problem with the autograder, not with your submission. Your instructor can see why and will regrade.", "tests": [], "stdout_visibility": "hidden"}}\\n' "$status" > "$RESULTS"
 fi
 exit 0
 """
 
 
-def build_zip(assignment: str, out: Path) -> Path:
-    """Write the autograder zip of ``assignment`` to ``out`` and return its path."""
+def build_zip(assignment: str, out: Path, seed: int | None = None) -> Path:
+    """Write the autograder zip of ``assignment`` to ``out`` and return its path.
+
+    ``seed`` is the secret of the hidden cases; by default the assignment's kept one (drawn now
+    if it has none), so that Gradescope and the instructor's own gradings agree.
+    """
     from instructor import release
 
     manifest = load(assignment)
+    seed = seeds.load_or_draw(manifest.id) if seed is None else seed
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gradescope-") as folder:
@@ -74,11 +92,30 @@ def build_zip(assignment: str, out: Path) -> Path:
                 archive.write(ROOT / "instructor" / name, f"instructor/{name}")
             archive.write(ROOT / "assignments" / f"{manifest.id}.toml", f"assignments/{manifest.id}.toml")
             archive.write(ROOT / "requirements.txt", "requirements.txt")
+            secret = seeds.write(manifest.id, seed, Path(folder) / "secrets")
+            archive.write(secret, seeds.path(manifest.id, seeds.SECRETS_DIR).relative_to(ROOT).as_posix())
             for tree, prefix in ((handout, "build/handout"), (reference, "build/reference")):
                 for path in sorted(tree.rglob("*")):
-                    if path.is_file() and "__pycache__" not in path.parts:
-                        archive.write(path, f"{prefix}/{path.relative_to(tree).as_posix()}")
+                    name = path.relative_to(tree).as_posix()
+                    if path.is_file() and "__pycache__" not in path.parts and graded(name):
+                        archive.write(path, f"{prefix}/{name}")
     return out
+
+
+def graded(name: str) -> bool:
+    """Whether grading may read this file of a handout tree. Left out: the written questions and
+    answers, Markdown, the manifest and project files, the public test files and their stored
+    values (the grader computes every expected value afresh); kept: every module and data file
+    the graded code or the cases could load, and the cases with their harness."""
+    parts = name.split("/")
+    if parts[0] in ("written", "assignments") or name.endswith(".md") or name in NOT_READ:
+        return False
+    if parts[0] == "tests" and len(parts) > 1:
+        return parts[1] == "__init__.py" or parts[1] == "harness.py" or parts[1].startswith("cases_")
+    return True
+
+
+NOT_READ = ("pyproject.toml", "requirements.txt", "conftest.py", ".gitignore")
 
 
 def _add_text(archive: zipfile.ZipFile, name: str, text: str, *, executable: bool = False) -> None:
@@ -109,13 +146,16 @@ def unpack(archive: Path, autograder: Path) -> Path:
 def configure(parser) -> None:
     parser.add_argument("assignment", help="assignment id (a file name in assignments/ without .toml)")
     parser.add_argument("--out", type=Path, help="zip to write (default dist/<assignment>-autograder.zip)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="secret seed of the hidden cases (default: the assignment's kept one)")
 
 
 def run(args) -> int:
     out = args.out or ROOT / "dist" / f"{args.assignment}-autograder.zip"
-    path = build_zip(args.assignment, out)
+    path = build_zip(args.assignment, out, seed=args.seed)
     with zipfile.ZipFile(path) as archive:
         count = len(archive.namelist())
-    print(f"wrote {path} ({count} files, {path.stat().st_size / 1e6:.1f} MB): upload it as the "
-          f"Gradescope autograder of {args.assignment}")
+    seed = args.seed if args.seed is not None else seeds.read(args.assignment)
+    print(f"wrote {path} ({count} files, {path.stat().st_size / 1e6:.1f} MB), hidden-case seed fingerprint "
+          f"{seeds.fingerprint(seed)}: upload it as the Gradescope autograder of {args.assignment}")
     return 0

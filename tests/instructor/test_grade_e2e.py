@@ -38,7 +38,9 @@ ASSIGNMENT = "cscd84-a4"
 MANIFEST = load(ASSIGNMENT)
 FULL = {task.id: task.points for task in MANIFEST.tasks if not task.provided}
 # Short limits: the threats that hang cost one limit each; the real cases take well under a second.
-LIMITS = ["--case-timeout", "5", "--task-timeout", "15"]
+# A seed of the tests' own: the instructor's kept seed of cscd84-a4 is never drawn or read here.
+SEED = 20260901
+LIMITS = ["--case-timeout", "5", "--task-timeout", "15", "--seed", str(SEED)]
 E2E = {"syntax_error", "infinite_loop", "os_exit_import", "kill_parent_import", "fork_bomb", "memory_bomb",
        "print_flood", "read_secrets", "write_outside", "monkeypatch", "lying_array", "lying_tensor",
        "hardcoded_public", "planted_files", "replaced_handout", "symlink_to_reference", "compile_call",
@@ -87,7 +89,7 @@ def make_tree(folder: Path, bubblewrap: bool = False) -> Tree:
     that has no bwrap on it (else this Python and the usual PATH)."""
     from instructor import gradescope
 
-    archive = gradescope.build_zip(ASSIGNMENT, folder / "autograder.zip")
+    archive = gradescope.build_zip(ASSIGNMENT, folder / "autograder.zip", seed=SEED)
     root = folder / "autograder"
     runner = gradescope.unpack(archive, root)
     if bubblewrap:
@@ -246,20 +248,29 @@ def test_csv_gradebook_has_a_row_per_submission(batch):
     assert len(rows) == len(THREATS) + 5
     by_name = {row["submission"]: row for row in rows}
     assert float(by_name["correct"]["score"]) == sum(FULL.values())
+    from instructor import seeds
+
+    assert {row["seed_fingerprint"] for row in rows} == {seeds.fingerprint(SEED)}
+    assert all(row["grader_notes"].startswith("sandbox: bubblewrap") for row in rows)
     assert set(FULL) <= set(rows[0])
     assert "graded" in stdout and "--jobs 2" in stdout
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
 def test_run_autograder_in_a_fake_autograder_tree(tmp_path, setting):
+    from instructor import seeds
+
     problem = setting_problem(setting)
     if problem:
         pytest.skip(f"{setting}: {problem}")
     tree = make_tree(tmp_path, bubblewrap=setting == "bwrap")
     names = zipfile.ZipFile(tmp_path / "autograder.zip").namelist()
-    assert {"setup.sh", "run_autograder", "instructor/grade.py", "instructor/worker.py",
-            f"assignments/{ASSIGNMENT}.toml", "requirements.txt"} <= set(names)
+    assert {"setup.sh", "run_autograder", "instructor/grade.py", "instructor/worker.py", "instructor/seeds.py",
+            f"assignments/{ASSIGNMENT}.toml", "requirements.txt", f"grading-secrets/{ASSIGNMENT}.seed"} <= set(names)
     assert not any(name.startswith(("tests/instructor", "written/")) for name in names)
+    trees = [name.split("/", 2)[2] for name in names if name.startswith("build/")]
+    assert trees and not any(name.startswith(("written/", "tests/reference/", "tests/test_")) or name.endswith(".md")
+                             for name in trees), "the zip carries only what grading reads"
     root, runner, env = tree.root, tree.runner, tree.env
     results = root / "results" / "results.json"
 
@@ -286,6 +297,8 @@ def test_run_autograder_in_a_fake_autograder_tree(tmp_path, setting):
     data = run_once()
     assert data["score"] == 0 and len(data["tests"]) == len(FULL)
     assert all("not implemented" in test["output"] for test in data["tests"])
+    assert seeds.fingerprint(SEED) in data["output"] and str(SEED) not in json.dumps(data)
+    assert "sandbox" not in data["output"], "notes on the machine are for the staff, not the student"
     assert stat_mode(root / "source") & 0o077 == 0, "the source is readable by root alone"
 
     # A submission that kills everything it can, at import: only its task is lost.
@@ -297,10 +310,10 @@ def test_run_autograder_in_a_fake_autograder_tree(tmp_path, setting):
     data = run_once()
     assert task_scores(data)["multi_head_attention"] == 0 and data["score"] == 0
 
-    # The grader itself broken (no manifest): a results file all the same.
+    # The grader itself broken (no manifest): a results file all the same, that does not blame the student.
     (root / "source" / "assignments" / f"{ASSIGNMENT}.toml").unlink()
     data = run_once()
-    assert data["score"] == 0 and data["tests"] == [] and ASSIGNMENT in data["output"]
+    assert data["score"] == 0 and data["tests"] == [] and "not with your submission" in data["output"]
 
 
 def stat_mode(path) -> int:
