@@ -206,6 +206,7 @@ def kl_gaussian_gaussian_mc(mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: to
 # ============================================================================================
 
 
+# ASSIGNMENT: cs446-sp21
 class Encoder(nn.Module):
     r"""The encoder :math:`q_\phi(z|x)` (provided): one tanh layer, then a mean and a variance.
 
@@ -386,6 +387,10 @@ class VAE(nn.Module):
         r"""The point :math:`\alpha\,\mu_a + (1 - \alpha)\,\mu_b` between two latent means (provided)."""
         return alpha * mua + (1 - alpha) * mub
 
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """The decoder's pixel means at the encoder's mean of each image: (B, ...) like x."""
+        return self.decoder(self.encoder(x.reshape(len(x), -1))[0]).reshape(x.shape)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The single-sample ELBO (batch mean) of x (B, D)."""
         mu, sigma_square = self.encoder(x)
@@ -472,12 +477,17 @@ class ConvVAE(nn.Module):
         zeros = torch.zeros_like(mu)
         return log_px_z - kl_gaussian_gaussian_analytic(mu, logvar, zeros, zeros)
 
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """The pixel means decoded from the encoder's mean of each image: (B, 1, 28, 28)."""
+        return torch.sigmoid(self.decode(self.encode(x)[0]))
+
     def sample(self, count: int, device=None) -> torch.Tensor:
         """Pixel means of ``count`` digits decoded from the prior: (count, 1, 28, 28) in [0, 1]."""
         z = torch.randn(count, self.latent_dimension, device=device)
         return torch.sigmoid(self.decode(z))
 
 
+# ASSIGNMENT: ift6135-a3
 def bernoulli_log_likelihood_from_logits(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """log p(x) of binary x (B, ...) under Bernoulli means sigmoid(logits), summed per example: (B,)."""
     terms = F.binary_cross_entropy_with_logits(logits, x, reduction="none")  # -log p per entry
@@ -532,3 +542,133 @@ def mean_and_standard_error(values) -> tuple[float, float]:
     values = np.asarray(values, dtype=np.float64)
     spread = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
     return float(values.mean()), float(spread)
+
+
+# ============================================================================================
+# Figures: the CS446 handout's three, and samples / reconstructions / ELBO curve of the L = 100 VAE
+# ============================================================================================
+
+INTERPOLATION_ALPHAS = np.linspace(0.0, 1.0, 11)  # alpha = 0, 0.1, ..., 1 (CS446 2(e)iii)
+LATENT_POINTS = 10_000  # at most this many training digits in the latent scatter (the handout's first 10 000)
+
+
+def _save(figure, path) -> list[Path]:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix in (".pdf", ".png"):
+        target = path.with_name(path.name + suffix)
+        figure.savefig(target)
+        written.append(target)
+    return written
+
+
+@torch.no_grad()
+def visualize_data_space(model: VAE, path, count: int = 10) -> list[Path]:
+    """CS446 2(e)i: ``count`` draws z ~ p(z); each row shows p(x|z) (grey levels) and one x ~ p(x|z).
+
+    Written to ``<path>.pdf`` and ``.png``: a ``count`` x 2 grid, the distribution in the
+    left column and a binary sample of it in the right.
+    """
+    from plots import save_image_grid
+
+    device = next(model.parameters()).device
+    zeros = torch.zeros(count, model.latent_dimension, device=device)
+    z = model.sample_diagonal_gaussian(zeros, torch.ones_like(zeros))  # (count, Z) from the prior
+    p = model.decoder(z)  # (count, D)
+    x = model.sample_Bernoulli(p)  # (count, D)
+    pairs = torch.stack([p, x], dim=1).reshape(2 * count, *IMAGE_SHAPE)  # rows: p, x, p, x, ...
+    return save_image_grid(pairs.cpu(), path, nrow=2, value_range=(0.0, 1.0))
+
+
+@torch.no_grad()
+def visualize_latent_space(model: VAE, images: torch.Tensor, labels: torch.Tensor, path) -> list[Path]:
+    """CS446 2(e)ii: the encoder's mean of each training digit, a point coloured by its class.
+
+    Args:
+        images: (N, D) or (N, 1, 28, 28) binary digits (the first LATENT_POINTS are drawn).
+        labels: (N,) classes 0-9.
+    """
+    from matplotlib.figure import Figure
+
+    device = next(model.parameters()).device
+    images, labels = images[:LATENT_POINTS], np.asarray(labels[:LATENT_POINTS])
+    mu, _ = model.encoder(images.reshape(len(images), -1).to(device))  # (N, 2)
+    mu = mu.cpu().numpy()
+    figure = Figure(figsize=(6.4, 5.6), layout="constrained")
+    axes = figure.add_subplot()
+    for digit in range(10):
+        chosen = labels == digit
+        axes.scatter(mu[chosen, 0], mu[chosen, 1], s=4, alpha=0.6, color=f"C{digit}", label=str(digit))
+    axes.set_xlabel(r"$\mu_1$")
+    axes.set_ylabel(r"$\mu_2$")
+    axes.set_title(f"means of q(z|x) of {len(mu)} training digits")
+    axes.legend(title="class", markerscale=3, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return _save(figure, path)
+
+
+def different_class_pairs(labels, count: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """``count`` pairs of indices whose labels differ, drawn with ``rng``."""
+    labels = np.asarray(labels)
+    pairs = []
+    while len(pairs) < count:
+        first, second = (int(i) for i in rng.choice(len(labels), size=2, replace=False))
+        if labels[first] != labels[second]:
+            pairs.append((first, second))
+    return pairs
+
+
+@torch.no_grad()
+def visualize_inter_class_interpolation(model: VAE, images: torch.Tensor, labels, path, pairs: int = 3,
+                                        seed: int = 0) -> list[Path]:
+    r"""CS446 2(e)iii: p(x|z_alpha) along :math:`z_\alpha = \alpha\mu_a + (1-\alpha)\mu_b`, alpha = 0, 0.1, ..., 1.
+
+    ``pairs`` pairs of training digits of different classes, one row each; the row runs from
+    alpha = 0 (digit b) to alpha = 1 (digit a).
+    """
+    from plots import save_image_grid
+
+    device = next(model.parameters()).device
+    rows = []
+    for first, second in different_class_pairs(labels, pairs, np.random.default_rng(seed)):
+        mu, _ = model.encoder(images[[first, second]].reshape(2, -1).to(device))  # (2, Z)
+        z = torch.stack([model.interpolate_mu(mu[0], mu[1], float(alpha)) for alpha in INTERPOLATION_ALPHAS])
+        rows.append(model.decoder(z))  # (11, D)
+    grid = torch.cat(rows).reshape(-1, *IMAGE_SHAPE)
+    return save_image_grid(grid.cpu(), path, nrow=len(INTERPOLATION_ALPHAS), value_range=(0.0, 1.0))
+
+
+@torch.no_grad()
+def reconstructions(model, images: torch.Tensor, path, count: int = 32) -> list[Path]:
+    """Digits and their reconstructions (the decoder's means at the encoder's mean), rows alternating.
+
+    Works for both VAEs (each has ``reconstruct``): the CS446 :class:`VAE` and the :class:`ConvVAE`.
+    """
+    from plots import save_image_grid
+
+    device = next(model.parameters()).device
+    x = images[:count].to(device)
+    rebuilt = model.reconstruct(x)  # same shape as x
+    per_row = 8
+    rows = []
+    for start in range(0, len(x), per_row):
+        rows += [x[start:start + per_row], rebuilt[start:start + per_row]]
+    return save_image_grid(torch.cat(rows).cpu(), path, nrow=per_row, value_range=(0.0, 1.0))
+
+
+def elbo_curve(epochs, validation_elbo, path, train_elbo=None, target: float | None = -102.0) -> list[Path]:
+    """The validation ELBO (nats per digit) against the epoch, with the handout's target line."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.0, 4.0), layout="constrained")
+    axes = figure.add_subplot()
+    axes.plot(epochs, validation_elbo, marker="o", label="validation ELBO")
+    if train_elbo is not None:
+        axes.plot(*train_elbo, alpha=0.6, label="training ELBO (running mean)")
+    if target is not None:
+        axes.axhline(target, color="grey", linestyle="--", label=f"handout's target {target:g}")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("ELBO (nats per digit)")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return _save(figure, path)

@@ -18,11 +18,18 @@ import torch
 from tests.harness import Case, fill_parameters, to_numpy
 
 # IFT6135 tasks
-BERNOULLI, NORMAL, LME = "log_likelihood_bernoulli", "log_likelihood_normal", "log_mean_exp"
-KL_ANALYTIC, KL_MC = "kl_gaussian_gaussian_analytic", "kl_gaussian_gaussian_mc"
+BERNOULLI = "log_likelihood_bernoulli"
+NORMAL = "log_likelihood_normal"
+LME = "log_mean_exp"
+KL_ANALYTIC = "kl_gaussian_gaussian_analytic"
+KL_MC = "kl_gaussian_gaussian_mc"
 # CS446 tasks
-DECODER, GAUSS_PDF, BERN_PDF = "decoder", "logpdf_diagonal_gaussian", "logpdf_bernoulli"
-SAMPLE_GAUSS, SAMPLE_BERN, ELBO = "sample_diagonal_gaussian", "sample_Bernoulli", "elbo_loss"
+DECODER = "decoder"
+GAUSS_PDF = "logpdf_diagonal_gaussian"
+BERN_PDF = "logpdf_bernoulli"
+SAMPLE_GAUSS = "sample_diagonal_gaussian"
+SAMPLE_BERN = "sample_Bernoulli"
+ELBO = "elbo_loss"
 
 # float32 sums of up to a few hundred terms of order 1 (rounding seen: ~1e-5 relative); values at
 # log-variances of +-30 reach 1e13 and are compared relatively.
