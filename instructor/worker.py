@@ -372,7 +372,7 @@ def reap() -> None:
 class Supervisor:
     """Runs each task of the request in forked children and forwards their results."""
 
-    def __init__(self, args, request: dict, startup: set[str] = frozenset()):
+    def __init__(self, args, request: dict, startup: set[str] = frozenset(), brought: dict | None = None):
         self.args = args
         self.request = request
         self.channel = args.channel
@@ -391,6 +391,18 @@ class Supervisor:
                         "syspath": [path for path in sys.path if path != args.handout],
                         "preload": list(request.get("preload", ()))}
         self.libraries = loaded_libraries(startup)
+        self.brought = brought or {}
+
+    def with_dependencies(self, task: dict) -> dict:
+        """The task, its policy also allowing what its allowed libraries loaded here when imported
+        (dependencies their packages do not declare, e.g. torch loads tqdm)."""
+        rules = task.get("policy")
+        if not rules:
+            return task
+        allowed = set(rules.get("allowed", ()))
+        for library in sorted(allowed & set(self.brought)):
+            allowed |= self.brought[library]
+        return {**task, "policy": {**rules, "allowed": sorted(allowed)}}
 
     def needs_fresh_process(self, task: dict) -> bool:
         """Whether this process has loaded a library the task's file may not use (then its child
@@ -459,6 +471,7 @@ class Supervisor:
     def run_child(self, task: dict, cases: list[dict], time_left: float, log: bytearray) -> dict:
         result_r, result_w = os.pipe()
         log_r, log_w = os.pipe()
+        task = self.with_dependencies(task)
         fresh = self.needs_fresh_process(task)
         pid = os.fork()
         if pid == 0:  # the child never returns from here
@@ -891,19 +904,23 @@ def student_main(args) -> int:
     sys.path.insert(0, args.handout)
     startup = loaded_libraries()  # what every interpreter here loads (a fresh child too)
     preloaded = []
+    brought: dict[str, set[str]] = {}  # library -> the other libraries importing it loaded
     for name in request.get("preload", ["numpy"]):
+        before = loaded_libraries(startup)
         try:
             importlib.import_module(name)
             preloaded.append(name)
         except Exception:  # noqa: BLE001 - a missing optional library is reported, not fatal
             pass
+        top = name.split(".")[0]
+        brought.setdefault(top, set()).update(loaded_libraries(startup) - before - {top})
     if os.getpid() != 1:
         become_subreaper()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     send(args.channel, {"type": "hello", "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(),
                         "pid": os.getpid(), "preloaded": preloaded, "python": sys.version.split()[0],
                         **capability_status()})
-    Supervisor(args, request, startup).run()
+    Supervisor(args, request, startup, brought).run()
     return 0
 
 

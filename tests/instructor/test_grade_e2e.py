@@ -37,10 +37,11 @@ pytestmark = [pytest.mark.slow]
 ASSIGNMENT = "cscd84-a4"
 MANIFEST = load(ASSIGNMENT)
 FULL = {task.id: task.points for task in MANIFEST.tasks if not task.provided}
-# Short limits: the threats that hang cost one limit each; the real cases take well under a second.
+# Limits: the threats that hang cost one limit each; the real cases take well under a second, yet
+# a reference case may take seconds on a loaded machine, and a timed-out reference stops the batch.
 # A seed of the tests' own: the instructor's kept seed of cscd84-a4 is never drawn or read here.
 SEED = 20260901
-LIMITS = ["--case-timeout", "5", "--task-timeout", "15", "--seed", str(SEED)]
+LIMITS = ["--case-timeout", "20", "--task-timeout", "40", "--seed", str(SEED)]
 E2E = {"syntax_error", "infinite_loop", "os_exit_import", "kill_parent_import", "fork_bomb", "memory_bomb",
        "print_flood", "read_secrets", "write_outside", "monkeypatch", "lying_array", "lying_tensor",
        "hardcoded_public", "planted_files", "replaced_handout", "symlink_to_reference", "compile_call",
