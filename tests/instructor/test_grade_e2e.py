@@ -95,15 +95,14 @@ def make_tree(folder: Path, bubblewrap: bool = False) -> Tree:
     runner = gradescope.unpack(archive, root)
     if bubblewrap:
         return Tree(root, runner, sys.executable, {**os.environ, "AUTOGRADER_PYTHON": sys.executable})
-    venv = folder / "venv"
+    venv = root / "venv"  # where setup.sh makes it, and run_autograder looks for it
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     tools = folder / "bin"  # what run_autograder and the grader call, and no bubblewrap
     tools.mkdir()
     for tool in ("bash", "sh", "dirname", "mkdir", "rm", "chmod", "cat", "env", "unshare"):
         if shutil.which(tool):
             (tools / tool).symlink_to(shutil.which(tool))
-    env = {"PATH": f"{venv / 'bin'}:{tools}", "HOME": "/root", "LANG": "C.UTF-8",
-           "AUTOGRADER_PYTHON": str(venv / "bin" / "python")}
+    env = {"PATH": f"{tools}", "HOME": "/root", "LANG": "C.UTF-8"}
     subprocess.run(["chmod", "-R", "go-rwx", str(root / "source")], check=True)  # as run_autograder does
     return Tree(root, runner, str(venv / "bin" / "python"), env)
 
