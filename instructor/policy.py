@@ -212,8 +212,19 @@ _DISTRIBUTIONS: dict[str, list[str]] = {}
 
 
 def _packages_distributions() -> dict[str, list[str]]:
+    """Top-level module -> the distributions that install it, as Python 3.11's
+    ``importlib.metadata.packages_distributions``: Python 3.10's reads only ``top_level.txt``,
+    which newer wheels (torch's among them) no longer ship, so the installed files are read too."""
+    import inspect
     from importlib import metadata
 
     if not _DISTRIBUTIONS:
-        _DISTRIBUTIONS.update(metadata.packages_distributions())
+        for dist in metadata.distributions():
+            tops = (dist.read_text("top_level.txt") or "").split()
+            if not tops:
+                tops = {f.parts[0] if len(f.parts) > 1 else (inspect.getmodulename(str(f)) or str(f))
+                        for f in dist.files or ()}  # PackagePath: the file's path in site-packages
+                tops = [top for top in tops if "." not in top and top != "__pycache__"]
+            for top in tops:
+                _DISTRIBUTIONS.setdefault(top, []).append(dist.metadata["Name"])
     return _DISTRIBUTIONS

@@ -118,31 +118,48 @@ class Mode:
 # ---- what the worker needs to see ---------------------------------------------------------------
 
 
+GRADER_TEMP_PREFIXES = ("grade-", "gradescope-")  # the grader's own folders in the temp folder
+
+
 def python_paths() -> tuple[str, ...]:
     """The Python installation and the folders its packages come from, minus the instructor's files.
 
     Whatever Python runs the grader is what the worker runs, so its installation is bound into the
     sandbox wherever it lies: a virtual environment under the temp folder or inside the kit (a
     ``.venv`` next to the instructor's files) included. What stays out is the instructor's own
-    files and the temp folder the grader keeps its private folders in: no path that holds either,
-    and nothing inside them but the Python installation itself.
+    files: no path that holds the kit or the temp folder, nothing inside the kit but the Python
+    installation, and none of the grader's own folders in the temp folder (its builds of the
+    reference solution, its expected values).
     """
-    executable = os.path.abspath(sys.executable)
     installs = {os.path.normpath(p) for prefix in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)
                 for p in (os.path.abspath(prefix), os.path.realpath(prefix))}
-    installs.add(os.path.dirname(executable))
-    candidates = [*installs, os.path.dirname(os.path.realpath(sys.executable)), *(p for p in sys.path if p)]
-    private = [str(ROOT), str(ROOT.resolve()), tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())]
+    installs.add(os.path.dirname(os.path.abspath(sys.executable)))
+    candidates = [*installs, *map(os.path.dirname, _link_chain(sys.executable)), *(p for p in sys.path if p)]
+    kit = {str(ROOT), str(ROOT.resolve())}
+    temp = {tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())}
+    installs = {i for i in installs if not any(_inside(k, i) for k in kit | temp)}
     found: list[str] = []
     for candidate in candidates:
         for path in {os.path.abspath(candidate), os.path.realpath(candidate)}:
-            if not os.path.exists(path) or path in found or any(_inside(p, path) for p in private):
+            if not os.path.exists(path) or path in found or any(_inside(p, path) for p in kit | temp):
                 continue  # missing, known, or it would show the whole kit or temp folder
-            if any(_inside(path, p) for p in private) and not any(_inside(path, i) for i in installs
-                                                                  if not any(_inside(p, i) for p in private)):
-                continue  # inside the kit or the temp folder, and not part of the Python installation
+            installed = any(_inside(path, i) for i in installs)
+            if any(_inside(path, k) for k in kit) and not installed:
+                continue  # the instructor's files
+            if any(_inside(path, folder) and os.path.relpath(path, folder).startswith(GRADER_TEMP_PREFIXES)
+                   for folder in temp) and not installed:
+                continue  # the grader's own folders
             found.append(path)
     return tuple(found)
+
+
+def _link_chain(path: str) -> list[str]:
+    """``path`` and every file its symbolic links lead through (a venv's python -> a venv's python ->
+    the real one): the sandbox must show each of them for the exec to succeed."""
+    chain = [os.path.abspath(path)]
+    while os.path.islink(chain[-1]) and len(chain) < 40:
+        chain.append(os.path.normpath(os.path.join(os.path.dirname(chain[-1]), os.readlink(chain[-1]))))
+    return chain + [os.path.realpath(path)]
 
 
 def worker_syspath() -> list[str]:

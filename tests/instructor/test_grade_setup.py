@@ -172,13 +172,22 @@ GRADE_IN_VENV = textwrap.dedent('''
 ''')
 
 
+def make_venv(venv: Path) -> None:
+    """A venv that sees the packages of this Python (numpy), in seconds: no install."""
+    import site
+
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    (own,) = (venv / "lib").glob("python3*/site-packages")
+    (own / "this_python.pth").write_text("\n".join(site.getsitepackages()) + "\n")  # when this Python is a venv
+
+
 @needs_bwrap
 @pytest.mark.parametrize("where", ["kit/.venv", "venv-under-tmp"])
 def test_grading_in_bubblewrap_with_the_python_of_a_venv(where, tmp_path):
     """A ``.venv`` inside the kit (the commonest set-up) and a venv under the temp folder."""
     kit_copy = copy_kit(tmp_path / "kit")
     venv = tmp_path / where
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    make_venv(venv)
     python = venv / "bin" / "python"
     out = subprocess.run([str(python), "-c", GRADE_IN_VENV, str(tmp_path / "fake")], cwd=kit_copy,
                          capture_output=True, text=True, timeout=600)
@@ -190,3 +199,17 @@ def test_grading_in_bubblewrap_with_the_python_of_a_venv(where, tmp_path):
     for path in facts["binds"]:
         assert not (root + "/").startswith(path.rstrip("/") + "/"), f"{path} would show the instructor's kit"
         assert not path.startswith(root + "/") or path.startswith(str(venv)), f"{path}: instructor's file bound"
+
+
+def test_installed_libraries_are_found_on_every_python():
+    """The runtime import policy allows what allowed libraries load late (torch loads sympy); on
+    Python 3.10 the standard library's mapping misses wheels without top_level.txt, torch's among them."""
+    from importlib import metadata
+
+    from instructor import policy
+
+    found = policy._packages_distributions()
+    assert found.get("numpy") == ["numpy"] and "pytest" in found.get("pytest", [])
+    if sys.version_info >= (3, 11):
+        stdlib = metadata.packages_distributions()
+        assert {k: sorted(v) for k, v in found.items()} == {k: sorted(v) for k, v in stdlib.items()}
