@@ -211,6 +211,8 @@ def resolve(argv: list[str], models: dict) -> TrainConfig:
     name = given.get("model", config.model)
     entry = models.get(name, "")
     try:
+        if name not in models:
+            raise ConfigError(f"choose a model with --model: {', '.join(models)}")
         if not isinstance(entry, str):
             used = flags_used(entry)
             unused = sorted(f"--{key}" for key in given if f"--{key}" not in used)

@@ -52,6 +52,7 @@ class ModelEntry:
 
 # The CSCD84 GANs: steps of one discriminator and one generator update, the handout's Figure 1
 # after 40 000 of them.
+# ASSIGNMENT: cscd84-a4
 CSCD84_GAN = {
     "uses": ("steps", "batch_size", "gradient_penalty", "lr_discriminator", "lr_generator", "beta1", "beta2"),
     "presets": {"full": {"steps": 40_000}},

@@ -1,6 +1,6 @@
-r"""GAN objectives, the gradient penalty, and the kit's one training loop.
+r"""The kit's one training loop, and the GAN objectives of CSCD84 Assignment 4.
 
-Objectives (CSCD84 Assignment 4, section 2.2):
+Objectives of CSCD84 Assignment 4 (section 2.2; its handout is the one that holds them):
 
 * the vanilla GAN step (provided): binary cross-entropy on the discriminator's logits;
 * the Wasserstein GAN step (graded): the critic minimises
@@ -101,6 +101,7 @@ def _optimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor, params) -> f
     return float(torch.cat(grads).norm()) if grads else 0.0
 
 
+# ASSIGNMENT: cscd84-a4
 def train_step_gan(batch: dict, model, optimizer: dict) -> StepInfo:
     r"""One step of the original (non-saturating) GAN: a discriminator update, then a generator one.
 

@@ -5,6 +5,13 @@ the reference values of the public tests it ships, the assignment's written ques
 their answers, and a README written for students. Instructor-only tests, other assignments'
 manifests and every written answer stay behind. ``--solutions`` builds the same tree with the
 solutions kept (what the release tests and the grader compare against).
+
+A handout holds only its own assignment. Shared files are pruned first (``instructor/prune.py``
+states the rule): definitions, tests, cases and ``main.MODELS`` entries that belong to other
+assignments are left out, with everything that uses them, and the stored reference values keep
+only the cases of this assignment's tasks. Then every solution block left is stubbed, except
+those of this assignment's ``provided`` tasks (and of all its tasks with ``--solutions``); another
+assignment's solution is never kept, not even as provided code.
 """
 
 from __future__ import annotations
@@ -14,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from instructor import ROOT
-from instructor.blocks import is_distinctive, strip_file
-from instructor.manifest import Manifest, load
+from instructor.blocks import PY_BEGIN, is_distinctive, strip_file
+from instructor.manifest import Manifest, available, load
+from instructor.prune import PruneError, module_of, prune
 
 
 class ReleaseError(RuntimeError):
@@ -31,6 +39,8 @@ class Handout:
     files: list[str] = field(default_factory=list)
     # every line the build removed, by the file it was removed from
     solution_lines: dict[str, list[str]] = field(default_factory=dict)
+    # "file:line names" of each definition left out as another assignment's (see prune.py)
+    left_out: list[str] = field(default_factory=list)
 
 
 def _reference_files(files: tuple[str, ...]) -> list[str]:
@@ -105,16 +115,27 @@ def build(assignment: str, out: Path, *, solutions: bool = False, force: bool = 
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     handout = Handout(root=out, manifest=manifest)
-    graded = {task.id for task in manifest.tasks if not task.provided}
+    own = {task.id for task in manifest.tasks}
+    keep = own if solutions else {task.id for task in manifest.tasks if task.provided}
     found_tasks: dict[str, set[str]] = {}
 
+    texts = {}
     for name in manifest.files:
         source = ROOT / name
         if not source.exists():
             raise ReleaseError(f"{assignment}: listed file {name} does not exist")
-        text = source.read_text()
-        # Blocks of tasks this assignment does not grade are kept as provided code.
-        stripped = strip_file(name, text, keep=_kept(text, name, graded, solutions))
+        texts[name] = source.read_text()
+    task_owners, model_owners = owners()
+    try:
+        pruned = prune(assignment, texts, task_owners, model_owners, kit_modules())
+    except PruneError as error:
+        raise ReleaseError(f"{assignment}: {error}") from None
+    handout.left_out = pruned.left_out
+
+    for name in manifest.files:
+        text = pruned.texts[name]
+        tasks = {m["task"] for line in text.splitlines() if (m := PY_BEGIN.match(line))}
+        stripped = strip_file(name, text, keep=frozenset(tasks & keep))
         found_tasks[name] = set(stripped.tasks)
         handout.solution_lines[name] = stripped.solution_lines
         _write(out / name, stripped.text)
@@ -127,7 +148,7 @@ def build(assignment: str, out: Path, *, solutions: bool = False, force: bool = 
     for name in _reference_files(manifest.files):
         if not (ROOT / name).exists():
             raise ReleaseError(f"{name} is missing: run `python -m instructor references`")
-        _copy(ROOT / name, out / name)
+        _write_references(ROOT / name, out / name, own)
         handout.files.append(name)
 
     _write(out / f"assignments/{manifest.id}.toml", (ROOT / f"assignments/{manifest.id}.toml").read_text())
@@ -151,12 +172,43 @@ def build(assignment: str, out: Path, *, solutions: bool = False, force: bool = 
     return handout
 
 
-def _kept(text: str, name: str, graded: set[str], solutions: bool) -> frozenset[str]:
-    """Task ids whose blocks keep their code: all with --solutions, else those not graded here."""
-    from instructor.blocks import PY_BEGIN
+def owners() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Task id -> the assignments whose manifests list it; model name -> likewise."""
+    tasks: dict[str, set[str]] = {}
+    models: dict[str, set[str]] = {}
+    for assignment in available():
+        manifest = load(assignment)
+        for task in manifest.tasks:
+            tasks.setdefault(task.id, set()).add(manifest.id)
+        for model in manifest.models:
+            models.setdefault(model, set()).add(manifest.id)
+    return tasks, models
 
-    tasks = {m["task"] for line in text.splitlines() if (m := PY_BEGIN.match(line))}
-    return frozenset(tasks) if solutions else frozenset(tasks - graded)
+
+def kit_modules() -> set[str]:
+    """Dotted names of the kit's own Python modules (shipped in some handout or not)."""
+    paths = [*ROOT.glob("*.py"), *ROOT.glob("tests/**/*.py"), *ROOT.glob("instructor/*.py"),
+             *ROOT.glob("bench/*.py"), *ROOT.glob("written/*.py")]
+    names = {module_of(str(path.relative_to(ROOT))) for path in paths}
+    return names | {"tests", "instructor"}
+
+
+def _write_references(source: Path, target: Path, tasks: set[str]) -> None:
+    """Copy a reference file, keeping only the values of cases of ``tasks``."""
+    import numpy as np
+
+    from tests.harness import load_cases
+
+    module = source.stem
+    case_tasks = {case.name: case.task for case in load_cases(module)}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with np.load(source, allow_pickle=False) as stored:
+        kept = {key: stored[key] for key in stored.files if case_tasks.get(key.split("/", 1)[0]) in tasks}
+        everything = len(kept) == len(stored.files)
+    if everything:
+        _copy(source, target)  # nothing to leave out: the file as generated
+    else:
+        np.savez_compressed(target, **kept)
 
 
 def _write(path: Path, text: str) -> None:
@@ -193,6 +245,61 @@ def leaks(handout: Handout) -> list[str]:
     return found
 
 
+def solution_texts() -> dict[str, tuple[set[str], set[str]]]:
+    """Every instructor file with solutions: path -> (its solution lines, its public lines).
+
+    Python files of the kit and the written topic files; lines are stripped of indentation.
+    """
+    paths = [*ROOT.glob("*.py"), *ROOT.glob("tests/**/*.py"), *ROOT.glob("written/*.md")]
+    found = {}
+    for path in paths:
+        text = path.read_text()
+        if "BEGIN SOLUTION" not in text:
+            continue
+        name = str(path.relative_to(ROOT))
+        stripped = strip_file(name, text)
+        found[name] = ({line.strip() for line in stripped.solution_lines},
+                       {line.strip() for line in stripped.text.splitlines()})
+    return found
+
+
+def foreign_leaks(handout: Handout) -> list[str]:
+    """Lines of any solution block of any assignment found in the handout, as 'file: line'.
+
+    A line counts unless it is also public in the instructor's version of the same file (code
+    written twice, once inside a block and once outside, was never hidden) or, for the written
+    questions, in any topic file, or belongs to a task this assignment provides.
+    """
+    sources = solution_texts()
+    provided = {task.id for task in handout.manifest.tasks if task.provided}
+    allowed_everywhere: set[str] = set()
+    for name in {task.file for task in handout.manifest.tasks if task.provided}:
+        text = (ROOT / name).read_text()
+        kept = strip_file(name, text, keep=frozenset(provided)).text
+        allowed_everywhere |= {line.strip() for line in kept.splitlines()}
+    secret: dict[str, set[str]] = {}
+    for name, (solution, _) in sources.items():
+        for line in solution:
+            if is_distinctive(line):
+                secret.setdefault(line, set()).add(name)
+    written_public = set().union(*(public for name, (_, public) in sources.items() if name.endswith(".md")))
+    found = []
+    for path in sorted(handout.root.rglob("*")):
+        if not path.is_file() or path.suffix in (".npz", ".pdf", ".png"):
+            continue
+        name = str(path.relative_to(handout.root))
+        public = sources[name][1] if name in sources else set()
+        if (ROOT / name).exists() and name not in sources:
+            public = {line.strip() for line in (ROOT / name).read_text().splitlines()}
+        if name.endswith(".md"):
+            public = public | written_public
+        for line in path.read_text(errors="replace").splitlines():
+            text = line.strip()
+            if text in secret and text not in public and text not in allowed_everywhere:
+                found.append(f"{name}: {text} (a solution line of {', '.join(sorted(secret[text]))})")
+    return found
+
+
 def configure(parser) -> None:
     parser.add_argument("assignment", help="assignment id (a file name in assignments/ without .toml)")
     parser.add_argument("--out", required=True, type=Path, help="folder to build the handout in")
@@ -206,12 +313,13 @@ def run(args) -> int:
     except ReleaseError as error:
         print(f"error: {error}")
         return 1
-    problems = [] if args.solutions else leaks(handout)
+    problems = [] if args.solutions else leaks(handout) + foreign_leaks(handout)
     if problems:
         print("error: solution lines leaked into the handout:\n  " + "\n  ".join(problems))
         return 1
     tasks = [t for t in handout.manifest.tasks if not t.provided]
     print(f"built {handout.manifest.id} in {handout.root}: {len(handout.files)} files, "
           f"{len(tasks)} graded tasks ({handout.manifest.points:g} points)"
-          + ("" if args.solutions else ", solutions stripped"))
+          + ("" if args.solutions else ", solutions stripped")
+          + (f", {len(handout.left_out)} definitions of other assignments left out" if handout.left_out else ""))
     return 0

@@ -118,6 +118,7 @@ def test_unknown_model_lists_the_choices(capsys):
     assert all(name in err for name in MODELS)
 
 
+# ASSIGNMENT: cscd84-a4
 @pytest.mark.parametrize("value", ["-1", "nan", "inf"])
 def test_bad_gradient_penalty_is_refused(capsys, value):
     with pytest.raises(SystemExit):
@@ -125,12 +126,20 @@ def test_bad_gradient_penalty_is_refused(capsys, value):
     assert "--gradient_penalty must be a finite number >= 0" in capsys.readouterr().err
 
 
+# ASSIGNMENT: cscd84-a4
 def test_flags_override_the_preset_and_model_names_are_case_insensitive():
     config = resolve(["--model", "ViT:MLP", "--preset", "full", "--steps", "7"], MODELS)
     assert (config.model, config.steps) == ("vit:mlp", 7)
     assert resolve(["--preset", "full"], MODELS).steps == 40_000
     assert resolve(["--gradient_penalty", "10"], MODELS).gradient_penalty == 10.0
     assert resolve([], MODELS).gradient_penalty is None
+
+
+# ASSIGNMENT: cscd84-a4
+def test_the_gan_models_take_steps_not_epochs(capsys):
+    with pytest.raises(SystemExit):
+        resolve(["--model", "mlp", "--epochs", "2"], MODELS)
+    assert "--model mlp does not use --epochs; the options it uses: " in capsys.readouterr().err
 
 
 def test_unavailable_device_is_a_clear_error():

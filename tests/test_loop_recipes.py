@@ -231,7 +231,6 @@ def test_entry_defaults_then_preset_then_flags(registry):
     assert resolve(["--model", "toy", "--preset", "full"], registry).epochs == 40
     assert resolve(["--model", "toy", "--preset", "full", "--epochs", "7"], registry).epochs == 7
     assert resolve(["--model", "toy", "--smoke"], registry).epochs == 1
-    assert resolve(["--model", "mlp", "--preset", "full"], registry).steps == 40_000
 
 
 def test_a_flag_the_model_does_not_use_is_an_error_listing_those_it_uses(registry, capsys):
@@ -240,9 +239,13 @@ def test_a_flag_the_model_does_not_use_is_an_error_listing_those_it_uses(registr
     err = capsys.readouterr().err
     assert "--model toy does not use --gradient_penalty --steps" in err
     assert "--epochs" in err and "--lr" in err and "--data_root" in err
+
+
+def test_without_a_default_model_the_model_must_be_named(monkeypatch, capsys):
+    monkeypatch.setattr(main, "MODELS", {"toy": TOY_ENTRY})
     with pytest.raises(SystemExit):
-        resolve(["--model", "mlp", "--epochs", "2"], registry)
-    assert "--model mlp does not use --epochs" in capsys.readouterr().err
+        resolve([], main.MODELS)
+    assert "choose a model with --model: toy" in capsys.readouterr().err
 
 
 def test_a_preset_the_model_lacks_is_an_error(registry, monkeypatch, capsys):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from instructor import manifest as manifests
-from instructor.release import build, leaks
+from instructor.release import build, foreign_leaks, leaks
 
 ASSIGNMENTS = [a for a in manifests.available() if manifests.load(a).tasks]
 
@@ -135,7 +135,55 @@ def test_main_on_the_handout_names_the_task(handouts):
 def test_every_assignment_builds_without_leaks(assignment, tmp_path):
     handout = build(assignment, tmp_path / "handout")
     assert not leaks(handout), "\n".join(leaks(handout))
+    assert not foreign_leaks(handout), "solution lines of some assignment in the handout:\n" + "\n".join(foreign_leaks(handout))
     readme = (handout.root / "README.md").read_text()
     assert handout.manifest.title in readme
     if handout.manifest.written:
         assert f"written/{assignment}.md" in readme and (handout.root / "written" / f"{assignment}.md").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", manifests.available())
+def test_every_handout_imports_cleanly(assignment, tmp_path):
+    handout = build(assignment, tmp_path / "handout")
+    modules = sorted({Path(n).stem for n in handout.files if n.endswith(".py") and "/" not in n})
+    if not modules:
+        pytest.skip(f"{assignment} ships no Python module yet")
+    result = subprocess.run([sys.executable, "-c", "import " + ", ".join(modules)], cwd=handout.root,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+SHARED_FILES = [
+    "requirements.txt", "pyproject.toml", "main.py", "train.py", "config.py", "data.py", "plots.py", "metrics.py",
+    "tests/__init__.py", "tests/conftest.py", "tests/harness.py", "tests/test_data.py", "tests/test_plots.py",
+    "tests/test_metrics.py", "tests/test_loop.py", "tests/test_loop_recipes.py",
+]
+
+
+@pytest.mark.slow
+def test_a_handout_sharing_the_loop_holds_nothing_of_cscd84(pristine, tmp_path):
+    """A made-up assignment that ships the shared files of cscd84-a4 (the loop, the registry, the
+    data, the loop's tests) but grades none of its tasks: its handout builds without any line of
+    cscd84-a4's solutions, none of cscd84-a4's GAN steps, recipes or models, and passes its tests."""
+    import shutil
+
+    kit = tmp_path / "kit"
+    shutil.copytree(pristine, kit)
+    files = ", ".join(f'"{name}"' for name in SHARED_FILES)
+    (kit / "assignments" / "zz-shared.toml").write_text(f'id = "zz-shared"\ntitle = "Shares the loop"\nfiles = [{files}]\n')
+    built = subprocess.run([sys.executable, "-m", "instructor", "release", "zz-shared", "--out", str(tmp_path / "h")],
+                           cwd=kit, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr  # the release itself fails on any leak
+    assert "definitions of other assignments left out" in built.stdout
+    root = tmp_path / "h"
+    train_py, main_py = (root / "train.py").read_text(), (root / "main.py").read_text()
+    for name in ("def train_step_gan", "def train_step_wgan", "def compute_gradient_penalty", "def gan_step",
+                 "GAN = Recipe", "# ASSIGNMENT"):
+        assert name not in train_py, f"{name} of cscd84-a4 shipped in another assignment's train.py"
+    for name in ('"mlp"', '"vit"', '"vit:mlp"', "CSCD84_GAN ="):
+        assert name not in main_py, f"{name} of cscd84-a4 shipped in another assignment's main.py"
+    assert "MockGAN" not in (root / "tests" / "test_loop.py").read_text()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=root,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
