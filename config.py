@@ -42,6 +42,7 @@ class TrainConfig:
     lr_generator: float = 2e-4  # Adam learning rate of the generator
     beta1: float = 0.5  # Adam's first-moment decay, for both optimisers
     beta2: float = 0.999  # Adam's second-moment decay, for both optimisers
+    binarize: str = "dynamic"  # binarised MNIST (VAEs): dynamic (grey levels as Bernoulli probabilities) or threshold (> 0.5)
     sample_every: int = 1000  # steps between figures (PDF + PNG) and latest.pt
     eval_every: int = 0  # steps between evaluations (e.g. validation NLL); 0: each epoch, or with the figures
     log_every: int = 50  # steps between rows of metrics.csv
@@ -74,11 +75,14 @@ class TrainConfig:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
         if self.device not in DEVICES:
             raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.binarize not in BINARIZATIONS:
+            raise ConfigError(f"--binarize must be one of {', '.join(BINARIZATIONS)}, got {self.binarize!r}")
         if self.preset not in PRESETS:
             raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
 
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+BINARIZATIONS = ("dynamic", "threshold")  # data.BINARIZATIONS, named here to validate without loading data.py
 
 # The presets a registry entry may define. "quick" is the entry's own defaults (minutes on a
 # laptop CPU); "full" is the handout's setting. What each changes lives in the entry.

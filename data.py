@@ -748,3 +748,10 @@ def load_binarized_mnist(split: str = "train", root: str | Path = DEFAULT_ROOT, 
     if verbose:
         print(f"data: {dataset.source} ({len(dataset)} digits)")
     return dataset
+
+
+def binarized_mnist_splits(config) -> Splits:
+    """The three splits of binarised MNIST for a VAE run (``config.data_root``, ``config.binarize``)."""
+    loaded = {split: load_binarized_mnist(split, config.data_root, binarize=config.binarize) for split in SPLITS}
+    return Splits(train=loaded["train"], validation=loaded["valid"], test=loaded["test"], name="mnist",
+                  info={"binarize": config.binarize, "source": loaded["train"].source})

@@ -58,6 +58,9 @@ CSCD84_GAN = {
     "presets": {"full": {"steps": 40_000}},
 }
 
+# The VAEs read these settings: trained in epochs with one Adam optimiser, evaluated each epoch.
+VAE_SETTINGS = {"uses": ("epochs", "batch_size", "lr", "eval_every", "binarize")}
+
 MODELS: dict[str, ModelEntry] = {
     "mlp": ModelEntry("MLP generator and MLP discriminator (provided)", "mlp", "MLPGAN", {"noise_dim": 100},
                       **CSCD84_GAN),
@@ -65,6 +68,17 @@ MODELS: dict[str, ModelEntry] = {
                       **CSCD84_GAN),
     "vit:mlp": ModelEntry("ViT generator and MLP discriminator", "vit", "ViTGAN", {"embed_dim": 64, "discriminator": "mlp"},
                           **CSCD84_GAN),
+    # The VAEs, on binarised MNIST (data.binarized_mnist_splits), trained in epochs.
+    "vae": ModelEntry("CS446 Bernoulli VAE with a 2-D latent (binarised MNIST)", "vae", "VAE",
+                      {"latent_dimension": 2, "hidden_units": 500}, recipe="vae:CS446_VAE",
+                      data="data:binarized_mnist_splits", **VAE_SETTINGS,
+                      defaults={"epochs": 20, "batch_size": 100, "lr": 1e-3, "binarize": "threshold"},
+                      presets={"full": {"epochs": 200}}),
+    "vae100": ModelEntry("IFT6135 convolutional VAE with L = 100 (binarised MNIST), importance-sampled log-likelihood",
+                         "vae", "ConvVAE", {"latent_dimension": 100}, recipe="vae:IFT6135_VAE",
+                         data="data:binarized_mnist_splits", **VAE_SETTINGS,
+                         defaults={"epochs": 20, "batch_size": 64, "lr": 1e-3},
+                         presets={"full": {"epochs": 20, "lr": 3e-4}}),
 }
 
 SMOKE_ITEMS = 256  # --smoke trains (and evaluates) on this many examples of each split only

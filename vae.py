@@ -40,6 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from train import Recipe, adam
+
 LOG_2PI = math.log(2 * math.pi)
 IMAGE_SHAPE = (1, 28, 28)  # binarised MNIST
 DATA_DIMENSION = 784  # pixels of one digit, flattened
@@ -672,3 +674,178 @@ def elbo_curve(epochs, validation_elbo, path, train_elbo=None, target: float | N
     axes.grid(alpha=0.3)
     axes.legend()
     return _save(figure, path)
+
+
+# ============================================================================================
+# Training with the kit's one loop (train.train): the two VAEs' recipes
+# ============================================================================================
+# Both minimise the negative ELBO in nats per digit ("loss" in metrics.csv), evaluate the
+# validation ELBO (``val/elbo``) each epoch, and draw their figures under the run's figures/.
+
+IS_SAMPLES = 200  # K of the importance-sampled test log-likelihood (IFT6135 1.7)
+IS_SAMPLES_SMOKE = 10  # --smoke: a quick look only
+SAMPLE_GRID = 64  # prior samples in the loop's sample grid
+
+
+def split_tensors(dataset, limit: int | None = None, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``limit`` items of a split (all when None) as ``(images (N, 1, 28, 28), labels (N,))``."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    images, labels = [], []
+    for x, y in loader:
+        images.append(x)
+        labels.append(y)
+        if limit is not None and sum(len(chunk) for chunk in images) >= limit:
+            break
+    return torch.cat(images)[:limit], torch.cat(labels)[:limit]
+
+
+def _descend(optimizers: dict, loss: torch.Tensor) -> None:
+    optimizer = optimizers["model"]
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+@torch.no_grad()
+def split_elbo(per_example, model, dataset, device, batch_size: int = 500) -> np.ndarray:
+    """``per_example(model, x) -> (B,)`` over every digit of a split, as a float64 array (N,)."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    return np.concatenate([per_example(model, x.to(device)).cpu().numpy() for x, _ in loader]).astype(np.float64)
+
+
+def _figure_name(name: str, run) -> str:
+    return name if run.done else f"{name}_{run.step:06d}"
+
+
+def _elbo_final(per_example, model, run) -> dict:
+    """Validation and test ELBO per digit with their standard errors (nats)."""
+    final = {}
+    for name, dataset in (("val", run.data.validation), ("test", run.data.test)):
+        if dataset is not None:
+            mean, error = mean_and_standard_error(split_elbo(per_example, model, dataset, run.device))
+            final.update({f"{name}/elbo": mean, f"{name}/elbo_se": error})
+    return final
+
+
+# ---- CS446: the 2-D Bernoulli VAE ------------------------------------------------------------
+
+
+def cs446_elbo(model: VAE, x: torch.Tensor) -> torch.Tensor:
+    """(B,) the single-sample Monte-Carlo ELBO of each digit (the terms of ``elbo_loss``)."""
+    flat = x.reshape(len(x), -1)  # (B, D)
+    mu, sigma_square = model.encoder(flat)
+    z = model.sample_z(mu, sigma_square)
+    zeros = torch.zeros_like(mu)
+    return (model.logpdf_bernoulli(flat, model.decoder(z)) + model.logpdf_diagonal_gaussian(z, zeros, zeros + 1)
+            - model.logpdf_diagonal_gaussian(z, mu, sigma_square))
+
+
+def cs446_step(config):
+    """One Adam step on minus the graded ``elbo_loss`` of the batch (nats per digit)."""
+
+    def step(batch, model: VAE, optimizers):
+        x = batch["x"].reshape(len(batch["x"]), -1)  # (B, D) binary
+        mu, sigma_square = model.encoder(x)
+        z = model.sample_z(mu, sigma_square)
+        elbo = model.elbo_loss(z, mu, sigma_square, x, model.decoder(z))
+        _descend(optimizers, -elbo)
+        return {"loss": -elbo.item()}
+
+    return step
+
+
+def cs446_samples(model: VAE, info, device) -> np.ndarray:
+    """SAMPLE_GRID pixel-mean images decoded from z ~ N(0, I): (N, 1, 28, 28) in [0, 1]."""
+    with torch.no_grad():
+        means = model.decoder(torch.randn(SAMPLE_GRID, model.latent_dimension, device=device))
+    return means.reshape(-1, *IMAGE_SHAPE).cpu().numpy()
+
+
+def cs446_validation(model: VAE, run) -> dict:
+    """``val/elbo``: the mean single-sample ELBO per validation digit (nats)."""
+    return {"val/elbo": float(split_elbo(cs446_elbo, model, run.data.validation, run.device).mean())}
+
+
+def cs446_figures(model: VAE, run) -> None:
+    """The handout's three figures (and reconstructions) of the trained model, at the end of the run."""
+    if not run.done:
+        return
+    images, labels = split_tensors(run.data.train, LATENT_POINTS)
+    visualize_data_space(model, run.figure_path("visualize_data_space"))
+    visualize_latent_space(model, images, labels, run.figure_path("visualize_latent_space"))
+    visualize_inter_class_interpolation(model, images, labels, run.figure_path("visualize_inter_class_interpolation"),
+                                        seed=run.config.seed)
+    reconstructions(model, split_tensors(run.data.validation, 32)[0], run.figure_path("reconstructions"))
+
+
+def cs446_final(model: VAE, run) -> dict:
+    return _elbo_final(cs446_elbo, model, run)
+
+
+CS446_VAE = Recipe(optimizers=adam, step=cs446_step, samples=cs446_samples, sample_range=(0.0, 1.0),
+                   figures=cs446_figures, evaluate=cs446_validation, final=cs446_final)
+
+
+# ---- IFT6135: the L = 100 convolutional VAE --------------------------------------------------
+
+
+def conv_vae_elbo(model: ConvVAE, x: torch.Tensor) -> torch.Tensor:
+    """(B,) the ELBO of each digit (analytic KL, one sample of z)."""
+    return model.elbo(x)
+
+
+def conv_vae_step(config):
+    """One Adam step on the negative mean ELBO of the batch (nats per digit)."""
+
+    def step(batch, model: ConvVAE, optimizers):
+        elbo = model.elbo(batch["x"]).mean()
+        _descend(optimizers, -elbo)
+        return {"loss": -elbo.item()}
+
+    return step
+
+
+def conv_vae_samples(model: ConvVAE, info, device) -> np.ndarray:
+    """SAMPLE_GRID pixel-mean images decoded from z ~ N(0, I): (N, 1, 28, 28) in [0, 1]."""
+    with torch.no_grad():
+        return model.sample(SAMPLE_GRID, device).cpu().numpy()
+
+
+def conv_vae_validation(model: ConvVAE, run) -> dict:
+    """``val/elbo``: the mean ELBO per validation digit (nats)."""
+    return {"val/elbo": float(split_elbo(conv_vae_elbo, model, run.data.validation, run.device).mean())}
+
+
+def conv_vae_figures(model: ConvVAE, run) -> None:
+    """Reconstructions of validation digits with the figures, and the ELBO curve at the end."""
+    images = split_tensors(run.data.validation, 32)[0]
+    reconstructions(model, images, run.figure_path(_figure_name("reconstructions", run)))
+    if run.done and run.steps_per_epoch:
+        from plots import read_curves
+
+        curves = read_curves(run.folder / "metrics.csv")
+        if "val/elbo" in curves:
+            steps, values = curves["val/elbo"]
+            train_steps, losses = curves.get("loss", (np.array([]), np.array([])))
+            elbo_curve(steps / run.steps_per_epoch, values, run.figure_path("elbo_curve"),
+                       train_elbo=(train_steps / run.steps_per_epoch, -losses))
+
+
+def conv_vae_final(model: ConvVAE, run) -> dict:
+    """The ELBOs, and the test log-likelihood by importance sampling (K = IS_SAMPLES) with its time."""
+    import time
+
+    final = _elbo_final(conv_vae_elbo, model, run)
+    samples = IS_SAMPLES_SMOKE if run.config.smoke else IS_SAMPLES
+    images, _ = split_tensors(run.data.test)
+    started = time.perf_counter()
+    values = importance_sampled_log_likelihood(model, images.to(run.device), samples)
+    seconds = time.perf_counter() - started
+    mean, error = mean_and_standard_error(values.cpu().numpy())
+    final.update({"test/log_likelihood": mean, "test/log_likelihood_se": error, "is_samples": samples,
+                  "is_seconds": round(seconds, 2), "data": run.data.info.get("source", "")})
+    return final
+
+
+IFT6135_VAE = Recipe(optimizers=adam, step=conv_vae_step, samples=conv_vae_samples, sample_range=(0.0, 1.0),
+                     figures=conv_vae_figures, evaluate=conv_vae_validation, final=conv_vae_final)

@@ -104,3 +104,20 @@ def test_conv_vae_figures_are_written(tmp_path):
     written = vae.reconstructions(model, binary_digits(8), tmp_path / "reconstructions")
     written += vae.elbo_curve([1, 2, 3], [-150.0, -130.0, -120.0], tmp_path / "elbo")
     assert all(p.exists() for p in written)
+
+
+def test_vae_models_read_the_binarisation_flag_and_reject_bad_values(capsys):
+    import main
+    from config import resolve
+
+    assert resolve(["--model", "vae"], main.MODELS).binarize == "threshold"  # CS446 rounds its pixels
+    assert resolve(["--model", "vae100"], main.MODELS).binarize == "dynamic"
+    assert resolve(["--model", "vae100", "--binarize", "threshold"], main.MODELS).binarize == "threshold"
+    full = resolve(["--model", "vae100", "--preset", "full"], main.MODELS)
+    assert (full.epochs, full.lr) == (20, 3e-4), "the IFT6135 handout: 20 epochs of Adam at 3e-4"
+    assert resolve(["--model", "vae", "--preset", "full"], main.MODELS).epochs == 200
+    with pytest.raises(SystemExit):
+        resolve(["--model", "vae100", "--binarize", "round"], main.MODELS)
+    assert "--binarize must be one of dynamic, threshold" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        resolve(["--model", "mlp", "--binarize", "threshold"], main.MODELS)
