@@ -426,7 +426,8 @@ THREATS = [
            PATCH_EVERYTHING + "import numpy as np\nreturn np.zeros((2, 3))\n", expect=""),
     Threat("monkeypatch_import", "monkeypatching at import", PATCH_EVERYTHING, scope="import", expect="",
            extra={"stub_target": True}),
-    Threat("hardcoded_public", "hard-coding the public reference values", HARDCODE, expect="hidden variant"),
+    Threat("hardcoded_public", "hard-coding the public reference values", HARDCODE,
+           expect="hidden variant|reference/"),  # the Gradescope zip ships no stored values at all
     Threat("lying_array", "returning objects whose __eq__ / __array__ lie", LIAR, expect=""),
     Threat("lying_tensor", "returning a torch.Tensor subclass that lies", LIAR_TENSOR, expect=""),
     Threat("forged_frames", "forged result frames on the worker's own channel", FORGED_FRAMES, expect=""),
