@@ -115,7 +115,8 @@ class MultiHeadAttention:
             return_weights: also return the attention weights.
 
         Returns:
-            ``out`` (B, T, D), of the inputs' floating dtype; with ``return_weights=True`` the pair
+            ``out`` (B, T, D), of the floating dtype of the inputs and parameters (float32 in,
+            float32 out; NumPy turns a float32/float64 mix into float64); with ``return_weights=True`` the pair
             ``(out, weights)`` where ``weights`` (B, H, T, S) holds the softmax probabilities:
             ``weights[b, h, t, s]`` is how much query t of head h attends to key s, and
             ``weights.sum(axis=-1)`` is all ones.

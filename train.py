@@ -363,9 +363,58 @@ def gan_samples(model, info: StepInfo, device: torch.device):
     return images.cpu().numpy()
 
 
+# What the numbers of a finished GAN run say, in words a student can act on.
+BALANCED_LOSS = 2 * math.log(2)  # the vanilla discriminator's loss when it cannot tell real from generated
+DISCRIMINATOR_WINS = 0.05  # a vanilla discriminator loss below this: it separates the two perfectly
+FAR_FROM_DATA = 500.0  # a Fréchet distance above this is about as far as noise (on MNIST: ~570 for
+#                        uniform noise, ~5 between two halves of the real digits)
+
+
+def diagnose_gan(numbers: dict, config: TrainConfig) -> str | None:
+    """A paragraph on a finished GAN run from its logged numbers, or None without a Fréchet distance.
+
+    ``numbers`` holds ``frechet_distance``, ``step`` and ``discriminator_loss`` (best the mean
+    of the last logged rows, not one noisy step). A vanilla discriminator whose loss is near 0
+    while the samples stay far from the data is a collapsed generator: the original
+    objective's failure that WGAN-GP fixes.
+    """
+    distance, loss = numbers.get("frechet_distance"), numbers.get("discriminator_loss")
+    if distance is None or loss is None:
+        return None
+    steps = numbers.get("step", "all the")
+    where = (f"After {steps} steps the samples are at Fréchet distance {distance:.0f} from real images "
+             f"(lower is better; on MNIST two halves of the real digits score about 5, uniform noise about 570).")
+    wgan_flag = f"python main.py --model {config.model} --gradient_penalty 10"
+    if not config.gradient_penalty:
+        if loss < DISCRIMINATOR_WINS and distance > FAR_FROM_DATA:
+            return (f"{where} The discriminator's loss is {loss:.3g} (about {BALANCED_LOSS:.2f} = 2 ln 2 when it "
+                    "cannot tell real from generated): it separates them perfectly, so the original objective "
+                    "gives the generator almost no gradient and it has collapsed to one pattern. This is the "
+                    "handout's point about the original GAN objective, not a bug in your code. Train the "
+                    f"Wasserstein objective with the gradient penalty instead: {wgan_flag}")
+        if loss < DISCRIMINATOR_WINS:
+            return (f"{where} The discriminator's loss is {loss:.3g}: it is winning, and the generator's "
+                    f"gradient may vanish soon (look at the last sample grids); {wgan_flag} is more stable.")
+    if distance > FAR_FROM_DATA:
+        return (f"{where} The samples are still about as far from the data as noise: train longer (--steps, or "
+                "--preset full for the handout's 40 000 steps) and look at the sample grids.")
+    return (f"{where} Training is making progress; the handout's figures take 40 000 steps (--preset full).")
+
+
+def recent_discriminator_loss(metrics_csv: Path, rows: int = 5) -> dict:
+    """``{"discriminator_loss": mean of the last rows of metrics.csv}`` (steadier than the last
+    step's value), or {} when the file has none."""
+    if not metrics_csv.exists():
+        return {}
+    with metrics_csv.open(newline="") as handle:
+        losses = [float(row["discriminator_loss"]) for row in csv.DictReader(handle) if row.get("discriminator_loss")]
+    return {"discriminator_loss": sum(losses[-rows:]) / len(losses[-rows:])} if losses else {}
+
+
 def frechet_final(model, run: Run) -> dict:
     """Fréchet distance of 1000 samples to real images of the run's data set (``run.data.name``),
-    in the features of the kit's classifier (``metrics.py``). Skipped by ``--smoke``.
+    in the features of the kit's classifier (``metrics.py``), and :func:`diagnose_gan`'s paragraph
+    on it (``diagnosis``). Skipped by ``--smoke``.
 
     The model's images must be in [-1, 1] (``model.generate``, ``model.sample_noise``)."""
     if run.config.smoke or not run.data.name:
@@ -377,7 +426,10 @@ def frechet_final(model, run: Run) -> dict:
     cache = Path(run.config.data_root) / f"kit-classifier-{run.data.name}.pt"
     evaluator = metrics.FrechetEvaluator(reference, run.device, cache=cache)
     images = metrics.sample_images(model, evaluator.num_images, run.device)
-    return {"frechet_distance": evaluator(images)}
+    distance = evaluator(images)
+    numbers = {"step": run.step, **recent_discriminator_loss(run.folder / "metrics.csv"), "frechet_distance": distance}
+    diagnosis = diagnose_gan(numbers, run.config)  # what the numbers say, in words
+    return {"frechet_distance": distance, **({"diagnosis": diagnosis} if diagnosis else {})}
 
 
 GAN = Recipe(optimizers=gan_optimizers, step=gan_step, make_batch=gan_batch, samples=gan_samples,
@@ -686,6 +738,10 @@ def train(config: TrainConfig, model, recipe: Recipe, data=None, *, progress: bo
             with _evaluation_mode(model):
                 final.update(hook(model, run) if hook is recipe.final else hook(model))
     (folder / "metrics.json").write_text(json.dumps(final, indent=2) + "\n")
-    print("final: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in final.items()))
+    print("final: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                for k, v in final.items() if not isinstance(v, str)))
     print(f"run folder: {folder}")
+    for key, text in final.items():
+        if isinstance(text, str):  # a paragraph (e.g. the GAN's diagnosis) gets lines of its own
+            print(f"\n{key}: {text}")
     return folder

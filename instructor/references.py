@@ -2,6 +2,10 @@
 
 Every case of ``tests/cases_<module>.py`` is run on its public inputs with the reference
 solution (this repository's code) and its outputs are stored under ``<case name>/<output>``.
+So are the outputs of each known mistake of the case's task (the mutation checks of
+``tests/instructor/mutations_*.py``) that the case tells apart from the solution, under
+``<case name>/mistake/<n>/<output>`` with the mistake in words under ``.../why``: a student
+whose outputs match them is told which mistake they look like.
 """
 
 from __future__ import annotations
@@ -18,12 +22,29 @@ def case_modules() -> list[str]:
 
 def compute(module: str) -> dict[str, np.ndarray]:
     """The reference outputs of every case of one module, keyed ``<case>/<output>``."""
-    from tests.harness import load_cases
+    from tests.harness import MISTAKES, error_fingerprint, load_cases, matches
+    from tests.instructor.mutation import all_mutations, mutated
 
+    mutations = all_mutations()
     values: dict[str, np.ndarray] = {}
     for case in load_cases(module):
-        for key, value in case.run(case.public_inputs()).items():
-            values[f"{case.name}/{key}"] = np.asarray(value)
+        inputs = case.public_inputs()
+        reference = {key: np.asarray(value) for key, value in case.run(inputs).items()}
+        values.update({f"{case.name}/{key}": value for key, value in reference.items()})
+        number = 0
+        for mutation in (m for m in mutations if m.task == case.task):
+            try:
+                with mutated(mutation), np.errstate(all="ignore"):
+                    wrong = {key: np.asarray(value) for key, value in case.run(inputs).items()}
+            except Exception as error:  # a mistake that raises is recognised by its error
+                wrong = {"error": np.array(error_fingerprint(error))}
+            else:
+                if wrong.keys() != reference.keys() or matches(wrong, reference, rtol=case.rtol, atol=case.atol):
+                    continue  # this case cannot tell the mistake apart
+            prefix = f"{case.name}/{MISTAKES}/{number}"
+            values[f"{prefix}/why"] = np.array(mutation.why)
+            values.update({f"{prefix}/{key}": value for key, value in wrong.items()})
+            number += 1
     return values
 
 

@@ -98,10 +98,16 @@ def _extreme_scores(rng, hidden):
 
 
 CASES = [
-    Case(TASK, "self_attention", 101, _self_attention, _run_output, RTOL, ATOL),
-    Case(TASK, "cross_attention", 102, _cross_attention, _run_output, RTOL, ATOL),
-    Case(TASK, "single_head", 103, _single_head, _run_output, RTOL, ATOL),
-    Case(TASK, "many_heads", 104, _many_heads, _run_output, RTOL, ATOL),
-    Case(TASK, "extreme_scores", 105, _extreme_scores, _run_output, RTOL, ATOL),
-    Case(TASK, "attention_weights", 106, _cross_attention, _run_weights, RTOL, ATOL),
+    Case(TASK, "self_attention", 101, _self_attention, _run_output, RTOL, ATOL,
+         isolates="self-attention (q = k = v) with two heads: the whole computation on the simplest input"),
+    Case(TASK, "cross_attention", 102, _cross_attention, _run_output, RTOL, ATOL,
+         isolates="4 queries, 6 keys/values: keys must come from k and values from v, and the softmax runs over the keys"),
+    Case(TASK, "single_head", 103, _single_head, _run_output, RTOL, ATOL,
+         isolates="one head: if this passes and many_heads fails, suspect the split into heads or their merge"),
+    Case(TASK, "many_heads", 104, _many_heads, _run_output, RTOL, ATOL,
+         isolates="four heads of width 2: head h owns columns h*K to (h+1)*K; a wrong split or merge shows here"),
+    Case(TASK, "extreme_scores", 105, _extreme_scores, _run_output, RTOL, ATOL,
+         isolates="scores in the thousands: a softmax without the max shift overflows (use the provided softmax)"),
+    Case(TASK, "attention_weights", 106, _cross_attention, _run_weights, RTOL, ATOL,
+         isolates="the weights alone, before the values and W^O: the scale 1/sqrt(K), the softmax axis, the heads"),
 ]

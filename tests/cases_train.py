@@ -132,13 +132,20 @@ def run_wgan_step(inputs: dict) -> dict:
 
 
 CASES = [
-    Case("compute_gradient_penalty", "penalty_small", seed=11, make_inputs=penalty_inputs(), run=run_penalty),
-    Case("compute_gradient_penalty", "penalty_one_example", seed=12, make_inputs=penalty_inputs(batch=1), run=run_penalty),
-    Case("compute_gradient_penalty", "penalty_eps_one", seed=13, make_inputs=penalty_inputs(eps=1.0), run=run_penalty),
-    Case("compute_gradient_penalty", "penalty_eps_zero", seed=14, make_inputs=penalty_inputs(eps=0.0), run=run_penalty),
+    Case("compute_gradient_penalty", "penalty_small", seed=11, make_inputs=penalty_inputs(), run=run_penalty,
+         isolates="the penalty and its gradient in the critic's weights (which exists only with create_graph=True)"),
+    Case("compute_gradient_penalty", "penalty_one_example", seed=12, make_inputs=penalty_inputs(batch=1), run=run_penalty,
+         isolates="a batch of one, where per-example and whole-batch norms agree: if only this passes, "
+                  "suspect the axis of the norm or the reduction over the batch"),
+    Case("compute_gradient_penalty", "penalty_eps_one", seed=13, make_inputs=penalty_inputs(eps=1.0), run=run_penalty,
+         isolates="eps = 1, so the interpolates are the real images (eps weights the real image)"),
+    Case("compute_gradient_penalty", "penalty_eps_zero", seed=14, make_inputs=penalty_inputs(eps=0.0), run=run_penalty,
+         isolates="eps = 0, so the interpolates are the generated images"),
     Case("compute_gradient_penalty", "penalty_large_images", seed=15,
-         make_inputs=penalty_inputs(batch=6, image=(1, 8, 8), scale=3.0), run=run_penalty),
-    Case("train_step_wgan", "wgan_small", seed=21, make_inputs=wgan_inputs(), run=run_wgan_step),
+         make_inputs=penalty_inputs(batch=6, image=(1, 8, 8), scale=3.0), run=run_penalty,
+         isolates="larger images of scale 3: gradient norms far from 1, (norm - 1) squared, not norm squared"),
+    Case("train_step_wgan", "wgan_small", seed=21, make_inputs=wgan_inputs(), run=run_wgan_step,
+         isolates="one step with gp = 0 and SGD: both logged losses (their signs) and the weights after both updates"),
     Case("train_step_wgan", "wgan_batch_eight", seed=22, make_inputs=wgan_inputs(batch=8, image=(1, 5, 5)),
-         run=run_wgan_step),
+         run=run_wgan_step, isolates="as wgan_small with a batch of 8: a sum where the handout takes a mean grows with B"),
 ]

@@ -158,21 +158,30 @@ def _run_generator(inputs):
 CASES = [
     Case(ENCODER, "encoder_forward", 201,
          _encoder_inputs(dict(batch=3, embed_dim=16, num_heads=2, num_blocks=1, widening_factor=4), tokens=17),
-         _run_encoder, RTOL, ATOL),
+         _run_encoder, RTOL, ATOL,
+         isolates="one pre-LN block: x + Attn(ln_1(x)), then + mlp_2(GELU(mlp_1(ln_2(.)))), with the exact (erf) GELU; "
+                  "the tanh approximation differs by about 5e-4"),
     Case(ENCODER, "encoder_short_sequence_many_heads", 202,
          _encoder_inputs(dict(batch=2, embed_dim=8, num_heads=4, num_blocks=1, widening_factor=2), tokens=5),
-         _run_encoder, RTOL, ATOL),
+         _run_encoder, RTOL, ATOL,
+         isolates="four heads on five tokens: self.attention splits the heads; a sequence-first call mixes the batch"),
     # Tokens far from zero mean and unit scale: what layer normalisation is there for.
     Case(ENCODER, "encoder_unnormalised_tokens", 203,
          _encoder_inputs(dict(batch=2, embed_dim=12, num_heads=3, num_blocks=1, widening_factor=4), tokens=9,
                          scale=5.0, offset=3.0),
-         _run_encoder, RTOL, 1e-4),  # outputs reach ~20, so 1e-4 absolute is float32 rounding
-    Case(VIT, "vit_tokens_with_cls_token_stand_in_blocks", 211, _vit_token_inputs, _run_vit_tokens, RTOL, ATOL),
+         _run_encoder, RTOL, 1e-4,  # outputs reach ~20, so 1e-4 absolute is float32 rounding
+         isolates="tokens of mean 3 and scale 5: both branches read ln_1(x) / ln_2(x), the residuals add x itself"),
+    Case(VIT, "vit_tokens_with_cls_token_stand_in_blocks", 211, _vit_token_inputs, _run_vit_tokens, RTOL, ATOL,
+         isolates="VisionTransformer.forward alone (stand-in blocks): the given class token in front, then pos_encoding"),
     Case(VIT, "vit_images_stand_in_blocks", 212,
          _image_inputs(dict(batch=3, embed_dim=16, num_heads=2, num_blocks=1, widening_factor=4)),
-         _run_vit_images(stand_in_blocks=True), RTOL, ATOL),
+         _run_vit_images(stand_in_blocks=True), RTOL, ATOL,
+         isolates="images, VisionTransformer.forward alone: patchify, linear_proj, the stored class token, pos_encoding"),
     Case(VIT, "vit_images", 213,
          _image_inputs(dict(batch=3, embed_dim=16, num_heads=2, num_blocks=3, widening_factor=4)),
-         _run_vit_images(stand_in_blocks=False), RTOL, ATOL_DEEP),
-    Case(VIT, "generator_end_to_end", 214, _generator_inputs, _run_generator, RTOL, ATOL_DEEP),
+         _run_vit_images(stand_in_blocks=False), RTOL, ATOL_DEEP,
+         isolates="three real blocks (needs transformer_encoder): if the stand-in cases pass, suspect how the blocks "
+                  "are applied"),
+    Case(VIT, "generator_end_to_end", 214, _generator_inputs, _run_generator, RTOL, ATOL_DEEP,
+         isolates="the whole ViT generator (needs both forward passes): the given class token must be used"),
 ]

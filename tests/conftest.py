@@ -1,9 +1,14 @@
-"""Pytest set-up shared by every test: per-task selection, and slow checks on request.
+"""Pytest set-up shared by every test: per-task selection, a first run that reads in one screen,
+and slow checks on request.
 
 Each graded test carries ``@pytest.mark.task("<task id>")``. Select one task's tests with
 ``pytest --task compute_gradient_penalty`` or, equivalently, ``pytest -m compute_gradient_penalty``.
 Tests marked ``@pytest.mark.slow`` (end-to-end grading, handout builds, mutation runs) are skipped
 unless ``pytest --slow`` asks for them (or ``-m slow`` selects them).
+
+A test that stops at a stub counts as "not implemented" (still a failure for pytest's exit
+status) and takes one line; other failures of graded tests are shortened by
+``tests.harness.concise_failure`` unless ``--tb`` is given; a per-task table comes last.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ try:
     import tomllib  # Python 3.11+
 except ModuleNotFoundError:  # Python 3.10: the same parser, installed as tomli (requirements.txt)
     import tomli as tomllib
+
+from tests import harness
 
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "assignments"
 
@@ -79,6 +86,37 @@ def pytest_runtest_makereport(item, call):
     else:
         result = report.outcome
     _OUTCOMES.setdefault(marker.args[0], []).append(result)
+    if report.failed and call.excinfo is not None:
+        _shorten(report, item, call.excinfo.value, marker.args[0])
+
+
+def _shorten(report, item, error: BaseException, task: str) -> None:
+    """One line for a stub; the student's frames and the message for any other failure."""
+    needed = harness.stub_task(error)
+    if needed is not None:
+        report.kit_stub = f"{task:26s} {report.nodeid.removeprefix('tests/')}"
+        if needed != task:
+            report.kit_stub += f" (waits for {needed})"
+        report.longrepr = f"{task}: {harness.STUB_MESSAGE} (stopped at the stub of {needed})"
+    elif item.config.option.tbstyle == "auto":
+        report.longrepr = harness.concise_failure(error, item.config.rootpath, item.path)
+
+
+def pytest_report_teststatus(report, config):
+    """A test stopped by a stub is "not implemented" (N), not a failure with a traceback."""
+    if getattr(report, "kit_stub", None) is not None:
+        return "not implemented", "N", "NOT IMPLEMENTED"
+    return None
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per test that stopped at a stub: its task, the test, and the task it waits for."""
+    stubs = terminalreporter.stats.get("not implemented", [])
+    if not stubs:
+        return
+    terminalreporter.section(f"{harness.STUB_MESSAGE} ({len(stubs)} tests stopped at a stub)")
+    for report in stubs:
+        terminalreporter.write_line(f"  {report.kit_stub}")
 
 
 def pytest_unconfigure(config):
@@ -92,4 +130,4 @@ def pytest_unconfigure(config):
         passed = results.count("passed")
         state = "not implemented yet" if "not implemented" in results else ("all pass" if passed == len(results) else "failing")
         terminalreporter.write_line(f"  {task:28s} {passed:3d}/{len(results):<3d} tests pass   {state}")
-    terminalreporter.write_line("  (run one task's tests with: pytest --task TASK)")
+    terminalreporter.write_line("  (run one task's tests with: pytest --task TASK; whole tracebacks with: --tb=long)")

@@ -147,3 +147,38 @@ def test_unavailable_device_is_a_clear_error():
         pytest.skip("CUDA is available here")
     with pytest.raises(train.TrainingError, match="not available"):
         train.pick_device("cuda")
+
+
+# ---- what a finished GAN run says about itself ------------------------------------------------
+
+
+def test_a_collapsed_vanilla_gan_is_named_with_the_flag_to_try(config):
+    text = train.diagnose_gan({"frechet_distance": 1200.0, "discriminator_loss": 0.003, "step": 2000}, config)
+    assert "collapsed" in text and "--gradient_penalty 10" in text and "handout" in text, text
+    assert "1200" in text and "0.003" in text, "the diagnosis quotes the numbers it is based on"
+
+
+def test_a_healthy_or_penalised_run_is_not_called_collapsed(config):
+    healthy = train.diagnose_gan({"frechet_distance": 90.0, "discriminator_loss": 1.1, "step": 2000}, config)
+    early = train.diagnose_gan({"frechet_distance": 900.0, "discriminator_loss": -3.0, "step": 100},
+                               replace(config, gradient_penalty=10.0))
+    for text in (healthy, early):
+        assert "collapsed" not in text and "--gradient_penalty" not in text, text
+    assert "train longer" in early
+    assert train.diagnose_gan({"discriminator_loss": 0.1, "step": 4}, config) is None  # no distance (--smoke)
+
+
+def test_text_results_are_saved_and_printed_as_paragraphs(config, dataset, capsys):
+    # The GAN's final hook returns its diagnosis as text: metrics.json keeps it, the run prints it.
+    recipe = replace(train.GAN, final=lambda model, run: {"diagnosis": "the samples are digits"})
+    folder = train.train(config, MockGAN(IMAGE), recipe, dataset, progress=False)
+    assert json.loads((folder / "metrics.json").read_text())["diagnosis"] == "the samples are digits"
+    assert "\ndiagnosis: the samples are digits" in capsys.readouterr().out
+
+
+def test_the_diagnosis_reads_the_last_logged_discriminator_losses(config, dataset):
+    folder = train.train(replace(config, steps=8), MockGAN(IMAGE), train.GAN, dataset, progress=False)
+    losses = [float(row["discriminator_loss"]) for row in csv.DictReader((folder / "metrics.csv").open())]
+    recent = train.recent_discriminator_loss(folder / "metrics.csv")
+    assert recent["discriminator_loss"] == pytest.approx(sum(losses[-5:]) / 5)
+    assert train.recent_discriminator_loss(folder / "missing.csv") == {}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.cases_np_attention import CASES
-from tests.harness import case_params, check_case
+from tests.harness import case_params, check_case, check_promises
 
 TASK = "multi_head_attention"
 
@@ -37,6 +37,20 @@ def test_output_shape_when_queries_and_keys_differ_in_length():
     assert np.shape(weights) == (2, 3, 3, 7), (
         f"MultiHeadAttention: weights have shape {np.shape(weights)}, expected (B, H, T, S) = (2, 3, 3, 7)"
     )
+
+
+@pytest.mark.task(TASK)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_outputs_keep_the_inputs_dtype(dtype):
+    # The docstring promises the inputs' floating dtype: float32 in (weights too), float32 out.
+    rng = np.random.default_rng(7)
+    layer = make_layer(8, 2)
+    for name in ("params_q", "params_k", "params_v", "param_out"):
+        setattr(layer, name, getattr(layer, name).astype(dtype))
+    q, k, v = (rng.normal(size=(2, length, 8)).astype(dtype) for length in (3, 4, 4))
+    out, weights = layer(q, k, v, return_weights=True)
+    check_promises("MultiHeadAttention: out", out, shape=(2, 3, 8), like=q)
+    check_promises("MultiHeadAttention: weights", weights, shape=(2, 2, 3, 4), like=q)
 
 
 @pytest.mark.task(TASK)

@@ -14,7 +14,7 @@ from torch import nn
 
 import train
 from tests.cases_train import CASES, MockGAN, LR
-from tests.harness import case_params, check_case, fill_parameters
+from tests.harness import case_params, check_case, check_promises, devices, fill_parameters
 
 PENALTY = pytest.mark.task("compute_gradient_penalty")
 WGAN = pytest.mark.task("train_step_wgan")
@@ -97,6 +97,19 @@ def test_penalty_trains_the_critic():
 
 
 @PENALTY
+@pytest.mark.parametrize("device", devices())
+def test_penalty_keeps_the_inputs_dtype_and_device(device):
+    # A scalar tensor (shape ()) of the images' dtype, on their device; float64 shows new
+    # tensors made with torch's default float32.
+    real, fake, eps = (t.to(device, torch.float64) for t in _images(6))
+    model = MockGAN((2, 3, 3))
+    fill_parameters(model, np.random.default_rng(6))
+    model.to(device, torch.float64)
+    penalty = train.compute_gradient_penalty(model, real, fake, eps)
+    check_promises("compute_gradient_penalty", penalty, shape=(), like=real)
+
+
+@PENALTY
 def test_penalty_leaves_its_inputs_alone():
     real, fake, eps = _images(5)
     copies = [t.clone() for t in (real, fake, eps)]
@@ -156,6 +169,20 @@ def test_wgan_step_descends_both_objectives():
         assert float(critic(model.generate(batch["noise"])).mean()) < float(critic(fake).mean()), (
             "one SGD step on L_G must lower mean D(G(z))"
         )
+
+
+@WGAN
+@pytest.mark.parametrize("device", devices())
+def test_wgan_step_returns_floats_for_any_dtype_and_device(device):
+    model, optimizer, batch = _wgan_setup(seed=10)
+    model.to(device, torch.float64)
+    batch = {key: value.to(device, torch.float64) for key, value in batch.items()}
+    info = train.train_step_wgan(batch, model, optimizer, gp=10.0)
+    for key in ("discriminator_loss", "gp_loss", "generator_loss"):
+        assert type(info[key]) is float, f"train_step_wgan: {key} must be a Python float (.item()), got {type(info[key])}"
+    assert info["gp_loss"] > 0, "train_step_wgan: with gp = 10 the penalty must be computed and logged"
+    check_promises("train_step_wgan: fake_images", info["fake_images"], shape=(6, 1, 3, 3),
+                   like=batch["train_X"].cpu().numpy())
 
 
 def test_vanilla_gan_step_runs_and_updates():

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tests.cases_vit import CASES
-from tests.harness import case_params, check_case, fill_parameters
+from tests.harness import case_params, check_case, check_promises, devices, fill_parameters
 
 ENCODER = "transformer_encoder"
 VIT = "vision_transformer"
@@ -66,6 +66,15 @@ def test_encoder_keeps_the_shape():
     assert tuple(out.shape) == (2, 5, 12), (
         f"TransformerEncoder: output shape {tuple(out.shape)}, expected (B, T, D) = (2, 5, 12)"
     )
+
+
+@pytest.mark.task(ENCODER)
+@torch.no_grad()
+@pytest.mark.parametrize("device", devices())
+def test_encoder_keeps_the_inputs_dtype_and_device(device):
+    block = encoder(embed_dim=8, num_heads=2).to(device, torch.float64)
+    x = tensor(np.random.default_rng(0), 2, 5, 8).to(device, torch.float64)
+    check_promises("TransformerEncoder", block(x), shape=(2, 5, 8), like=x)
 
 
 @pytest.mark.task(ENCODER)
@@ -135,6 +144,18 @@ def test_vit_output_shapes():
     assert tuple(from_tokens.shape) == (3, 17, 8), (
         f"VisionTransformer(tokens, cls_token): shape {tuple(from_tokens.shape)}, expected (3, 17, 8)"
     )
+
+
+@pytest.mark.task(VIT)
+@torch.no_grad()
+@pytest.mark.parametrize("device", devices())
+def test_vit_keeps_the_inputs_dtype_and_device(device):
+    model = vision_transformer(embed_dim=8).to(device, torch.float64)
+    rng = np.random.default_rng(5)
+    images = tensor(rng, 2, 1, 28, 28).to(device, torch.float64)
+    tokens, cls = (t.to(device, torch.float64) for t in (tensor(rng, 3, 16, 8), tensor(rng, 3, 1, 8)))
+    check_promises("VisionTransformer(images)", model(images), shape=(2, 17, 8), like=images)
+    check_promises("VisionTransformer(tokens, cls_token)", model(tokens, cls_token=cls), shape=(3, 17, 8), like=tokens)
 
 
 @pytest.mark.task(VIT)

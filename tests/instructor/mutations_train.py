@@ -14,6 +14,12 @@ MUTATIONS = [
              "squared gradient norm instead of the norm"),
     Mutation(GP, "train.py", "interpolates, create_graph=True)", "interpolates, create_graph=False)",
              "gradient without create_graph: the penalty cannot train the critic"),
+    Mutation(GP, "train.py", "norms = gradients.flatten(start_dim=1).norm(p=2, dim=1)  # (B,)",
+             "norms = torch.zeros(len(gradients))\n"
+             "    for n in range(len(gradients)):\n"
+             "        norms[n] = gradients[n].norm(p=2)",
+             "norms collected in a new float32 tensor: float64 images give a float32 penalty",
+             says="the output must keep the inputs' dtype"),
     Mutation(GP, "train.py", "((norms - 1) ** 2).mean()", "((norms - 1) ** 2).sum()",
              "sum over the batch where the handout takes the mean"),
     Mutation(GP, "train.py", "scores = model.discriminate(interpolates)  # (B, 1)\n",

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
-from tests.instructor.mutation import ROOT, Mutation, apply, run_edited_copy
-
-
-def all_mutations() -> list[Mutation]:
-    found: list[Mutation] = []
-    for path in sorted((ROOT / "tests" / "instructor").glob("mutations_*.py")):
-        found += importlib.import_module(f"tests.instructor.{path.stem}").MUTATIONS
-    return found
-
+from tests.instructor.mutation import ROOT, all_mutations, apply, run_edited_copy
 
 MUTATIONS = all_mutations()
 
@@ -26,6 +16,10 @@ def test_mutation_is_caught(mutation, pristine, tmp_path):
     assert result.returncode == 1, (
         f"the public tests of {mutation.task} did not catch: {mutation.why}\n"
         f"(pytest exit {result.returncode})\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+    )
+    assert mutation.named_by in result.stdout, (
+        f"the public tests of {mutation.task} caught {mutation.why!r} but did not say {mutation.named_by!r}:\n"
+        f"{result.stdout[-3000:]}"
     )
 
 

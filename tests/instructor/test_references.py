@@ -25,7 +25,12 @@ def test_references_regenerate(module):
         assert sorted(stored.files) == sorted(fresh), f"{module}: cases and stored keys differ; regenerate"
         for key in stored.files:
             assert stored[key].shape == fresh[key].shape, f"{module}/{key}: shape changed"
-            assert np.allclose(stored[key], fresh[key], rtol=RTOL, atol=ATOL), f"{module}/{key}: values changed"
+            if stored[key].dtype.kind == "U":  # a known mistake's description
+                assert stored[key] == fresh[key], f"{module}/{key}: text changed"
+                continue
+            assert np.allclose(stored[key], fresh[key], rtol=RTOL, atol=ATOL, equal_nan=True), (
+                f"{module}/{key}: values changed"
+            )
 
 
 def test_cases_are_named_uniquely_and_have_tasks():
