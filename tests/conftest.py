@@ -94,9 +94,7 @@ def _shorten(report, item, error: BaseException, task: str) -> None:
     """One line for a stub; the student's frames and the message for any other failure."""
     needed = harness.stub_task(error)
     if needed is not None:
-        report.kit_stub = f"{task:26s} {report.nodeid.removeprefix('tests/')}"
-        if needed != task:
-            report.kit_stub += f" (waits for {needed})"
+        report.kit_stub = (task, needed)
         report.longrepr = f"{task}: {harness.STUB_MESSAGE} (stopped at the stub of {needed})"
     elif item.config.option.tbstyle == "auto":
         report.longrepr = harness.concise_failure(error, item.config.rootpath, item.path)
@@ -110,13 +108,21 @@ def pytest_report_teststatus(report, config):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """One line per test that stopped at a stub: its task, the test, and the task it waits for."""
+    """One line per test function that stopped at a stub (its parametrised cases counted on it):
+    its task, the test, and the task whose stub stopped it when that is another one."""
     stubs = terminalreporter.stats.get("not implemented", [])
     if not stubs:
         return
-    terminalreporter.section(f"{harness.STUB_MESSAGE} ({len(stubs)} tests stopped at a stub)")
+    lines: dict[tuple, int] = {}  # (task, test function, stub's task) -> how many cases
     for report in stubs:
-        terminalreporter.write_line(f"  {report.kit_stub}")
+        task, needed = report.kit_stub
+        key = (task, report.nodeid.removeprefix("tests/").split("[")[0], needed)
+        lines[key] = lines.get(key, 0) + 1
+    terminalreporter.section(f"{harness.STUB_MESSAGE}: {len(stubs)} tests stopped at a stub")
+    for (task, test, needed), count in lines.items():
+        cases = f" ({count} cases)" if count > 1 else ""
+        waits = f" (waits for {needed})" if needed != task else ""
+        terminalreporter.write_line(f"  {task:26s} {test}{cases}{waits}")
 
 
 def pytest_unconfigure(config):

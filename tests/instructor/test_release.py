@@ -107,6 +107,26 @@ def test_stubs_fail_only_with_their_named_error(handouts):
     assert failing_tasks == graded, f"tasks whose tests pass on the bare stubs: {sorted(graded - failing_tasks)}"
 
 
+FIRST_RUN_LINES = 80  # what a terminal shows at once, about
+
+
+@pytest.mark.slow
+def test_the_first_pytest_on_the_handout_reads_in_one_screen(handouts):
+    # A student's first `pytest` meets only stubs: one line each, then the per-task table last.
+    handout, _, _ = handouts
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"], cwd=handout.root,
+                            capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "100"})
+    lines = result.stdout.rstrip().splitlines()
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert len(lines) <= FIRST_RUN_LINES, f"the first pytest prints {len(lines)} lines:\n{result.stdout[-3000:]}"
+    assert "Traceback" not in result.stdout and "NotImplementedError" not in result.stdout, result.stdout[-3000:]
+    table = lines.index(next(line for line in lines if "graded tasks" in line))
+    graded = {t.id for t in handout.manifest.tasks if not t.provided}
+    assert {line.split()[0] for line in lines[table + 1:-1]} == graded and lines[-1].strip().startswith("(run one"), (
+        "the per-task table must come last:\n" + "\n".join(lines[-12:])
+    )
+
+
 @pytest.mark.slow
 def test_solutions_pass_every_public_test(handouts):
     _, solutions, base = handouts
