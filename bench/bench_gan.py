@@ -58,8 +58,15 @@ def setup(model_name: str, gradient_penalty: float | None, device: str, seed: in
     dataset = data.load_images(entry.data, str(ROOT / "data"), transform=entry.transform, verbose=False)
     optimizers = train.GAN.optimizers(model, config)
     step = train.GAN.step(config)
-    batches = train.infinite_batches(dataset, config.batch_size, seed=seed)
     target = train.pick_device(device)
+
+    def forever():  # the loop's batch order: epoch after epoch, each shuffled by (seed, epoch)
+        epoch = 0
+        while True:
+            yield from train.epoch_batches(dataset, config.batch_size, seed, epoch)
+            epoch += 1
+
+    batches = forever()
 
     def one_step():
         images, labels = next(batches)

@@ -26,8 +26,11 @@ How a new task uses it: mark its tests with ``@pytest.mark.task(ID)``; make its 
 :class:`Case` an ``isolates`` sentence saying what the case tests alone, so that a failure
 points at the likely mistake; add the task's plausible mistakes to
 ``tests/instructor/mutations_<module>.py`` (``python -m instructor references`` stores their
-outputs on each case, and a student whose output matches one is told which mistake it looks
-like); and check the docstring's promises (shape, dtype, device) with :func:`check_promises`.
+outputs, or the error they raise, on each case that tells them apart, and a student whose
+result matches one is told which mistake it looks like) and set ``FAILURES_NAME_THE_MISTAKE =
+True`` there once every failure names its mistake (``pytest --slow`` then checks it; a mistake
+that a property test catches first names itself through that test's message and ``says``); and
+check the docstring's promises (shape, dtype, device) with :func:`check_promises`.
 """
 
 from __future__ import annotations

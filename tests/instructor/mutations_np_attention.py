@@ -5,6 +5,8 @@ from tests.instructor.mutation import Mutation
 MHA = "multi_head_attention"
 FILE = "np_attention.py"
 
+FAILURES_NAME_THE_MISTAKE = True  # test_mutations checks that each failure names its mistake
+
 MUTATIONS = [
     Mutation(MHA, FILE, "k_heads.transpose(0, 1, 3, 2) / math.sqrt(K)", "k_heads.transpose(0, 1, 3, 2)",
              "scores not scaled by 1/sqrt(d_k)"),

@@ -5,6 +5,8 @@ from tests.instructor.mutation import Mutation
 GP = "compute_gradient_penalty"
 WGAN = "train_step_wgan"
 
+FAILURES_NAME_THE_MISTAKE = True  # test_mutations checks that each failure names its mistake
+
 MUTATIONS = [
     Mutation(GP, "train.py", "mix * real_images + (1 - mix) * fake_images",
              "mix * fake_images + (1 - mix) * real_images", "eps weights the fake image (CS236's order)"),

@@ -24,6 +24,8 @@ CLS_THEN_POSITIONS = (
     "        tokens = tokens + self.pos_encoding"
 )
 
+FAILURES_NAME_THE_MISTAKE = True  # test_mutations checks that each failure names its mistake
+
 MUTATIONS = [
     # TransformerEncoder.forward
     Mutation(ENCODER, FILE, PRE_LN, POST_LN, "post-LN (the original transformer) instead of pre-LN"),
