@@ -168,6 +168,14 @@ def case_params(cases: list[Case]) -> list:
     return [pytest.param(case, id=case.name, marks=pytest.mark.task(case.task)) for case in cases]
 
 
+def _add_note(error: BaseException, text: str) -> None:
+    """``error.add_note(text)``, also on Python 3.10 (which lacks it; :func:`short_message` shows notes)."""
+    notes = getattr(error, "__notes__", None)
+    if notes is None:
+        notes = error.__notes__ = []
+    notes.append(text)
+
+
 def check_case(module: str, case: Case) -> None:
     """Run a case on the code under test and assert it matches the stored reference values.
 
@@ -181,9 +189,9 @@ def check_case(module: str, case: Case) -> None:
             fingerprint = error_fingerprint(error)
             for why, outputs in load_mistakes(module, case):
                 if "error" in outputs and str(outputs["error"]) == fingerprint:
-                    error.add_note(f"looks like a known mistake: {why}")
+                    _add_note(error, f"looks like a known mistake: {why}")
             if case.isolates:
-                error.add_note(f"this case isolates: {case.isolates}")
+                _add_note(error, f"this case isolates: {case.isolates}")
         raise
     problems = compare(got, load_reference(module, case), rtol=case.rtol, atol=case.atol, what=f"{case.task} [{case.name}]")
     if not problems:
