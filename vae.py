@@ -550,7 +550,9 @@ def mean_and_standard_error(values) -> tuple[float, float]:
 # Figures: the CS446 handout's three, and samples / reconstructions / ELBO curve of the L = 100 VAE
 # ============================================================================================
 
+# ASSIGNMENT: cs446-sp21
 INTERPOLATION_ALPHAS = np.linspace(0.0, 1.0, 11)  # alpha = 0, 0.1, ..., 1 (CS446 2(e)iii)
+# ASSIGNMENT: cs446-sp21
 LATENT_POINTS = 10_000  # at most this many training digits in the latent scatter (the handout's first 10 000)
 
 
@@ -609,6 +611,7 @@ def visualize_latent_space(model: VAE, images: torch.Tensor, labels: torch.Tenso
     return _save(figure, path)
 
 
+# ASSIGNMENT: cs446-sp21
 def different_class_pairs(labels, count: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     """``count`` pairs of indices whose labels differ, drawn with ``rng``."""
     labels = np.asarray(labels)
@@ -658,6 +661,7 @@ def reconstructions(model, images: torch.Tensor, path, count: int = 32) -> list[
     return save_image_grid(torch.cat(rows).cpu(), path, nrow=per_row, value_range=(0.0, 1.0))
 
 
+# ASSIGNMENT: ift6135-a3
 def elbo_curve(epochs, validation_elbo, path, train_elbo=None, target: float | None = -102.0) -> list[Path]:
     """The validation ELBO (nats per digit) against the epoch, with the handout's target line."""
     from matplotlib.figure import Figure
@@ -682,7 +686,9 @@ def elbo_curve(epochs, validation_elbo, path, train_elbo=None, target: float | N
 # Both minimise the negative ELBO in nats per digit ("loss" in metrics.csv), evaluate the
 # validation ELBO (``val/elbo``) each epoch, and draw their figures under the run's figures/.
 
+# ASSIGNMENT: ift6135-a3
 IS_SAMPLES = 200  # K of the importance-sampled test log-likelihood (IFT6135 1.7)
+# ASSIGNMENT: ift6135-a3
 IS_SAMPLES_SMOKE = 10  # --smoke: a quick look only
 SAMPLE_GRID = 64  # prior samples in the loop's sample grid
 
