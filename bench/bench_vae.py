@@ -176,6 +176,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (1 is much faster on a machine shared with other jobs)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the run folders (figures, checkpoints) under this folder instead of a temporary one")
     args = parser.parse_args()
 
     if args.threads:
@@ -184,7 +186,8 @@ def main() -> int:
     results = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
                "torch": torch.__version__, "runs": []}
     print(results["machine"], "torch", torch.__version__)
-    with tempfile.TemporaryDirectory() as runs_dir:
+    with tempfile.TemporaryDirectory() as scratch:
+        runs_dir = args.keep or scratch
         for setting in SETTINGS:
             if args.runs and setting.name not in args.runs:
                 continue
