@@ -45,6 +45,48 @@ ALTERNATIVES = [
         "disc_loss = (real_scores.sum() - fake_scores.sum()) / real_scores.numel()",
         "gen_loss = torch.mean(scores)",
     ), "sums divided by the count"),
+    Alternative("dcgan_dnet", "dcgan.py", ('''
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(4, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(200, 1),
+        )
+    ''', "return self.net(x)"), "one nn.Sequential holding the table (a Flatten module in it)"),
+    Alternative("dcgan_gnet", "dcgan.py", ('''
+        self.linear = nn.Linear(zdim, 32 * 7 * 7)
+        self.convs = nn.ModuleList([nn.Conv2d(32, 16, 3, padding=1), nn.Conv2d(16, 8, 3, padding=1),
+                                    nn.Conv2d(8, 1, 3, padding=1)])
+    ''', '''
+        h = F.leaky_relu(self.linear(z), 0.2).reshape(-1, 32, 7, 7)
+        h = F.interpolate(h, scale_factor=2.0)
+        h = F.interpolate(F.leaky_relu(self.convs[0](h), 0.2), scale_factor=2.0)
+        h = F.leaky_relu(self.convs[1](h), 0.2)
+        return torch.sigmoid(self.convs[2](h))
+    '''), "functional activations and upsampling, layers in a ModuleList"),
+    Alternative("dcgan_weight_init", "dcgan.py", ('''
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                fan_in = module.weight[0].numel()
+                bound = (6.0 / fan_in) ** 0.5
+                with torch.no_grad():
+                    module.weight.uniform_(-bound, bound)
+                    if module.bias is not None:
+                        module.bias.fill_(0.0)
+    ''', '''
+        for child in self.children():
+            if isinstance(child, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_uniform_(child.weight, nonlinearity="relu")
+                nn.init.constant_(child.bias, 0.0)
+    '''), "the bound written out with uniform_; kaiming_uniform_ with nonlinearity='relu'"),
+    Alternative("dcgan_loss_d", "dcgan.py", ('''
+        fake = self.gen(z)
+        logits = self.disc(torch.cat([batch_data, fake]))
+        targets = torch.cat([torch.ones(batch_size, 1), torch.zeros(batch_size, 1)])
+        return 2 * F.binary_cross_entropy_with_logits(logits, targets)
+    ''',), "one BCE over the 2B concatenated logits, times 2 (generated images not detached)"),
+    Alternative("dcgan_loss_g", "dcgan.py", ('''
+        return F.softplus(-self.disc(self.gen(z))).mean()
+    ''',), "softplus(-h), the same quantity written directly"),
     Alternative("multi_head_attention", "np_attention.py", ('''
         width = self.head_dim
         outputs, per_head = [], []
