@@ -90,15 +90,7 @@ def save_image_grid(images, path, nrow: int = 8,
     axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
     axes.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="auto")
     axes.set_axis_off()
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    for suffix in (".pdf", ".png"):
-        target = path.with_name(path.name + suffix)  # keeps dots in the name, e.g. "step_1.5k"
-        figure.savefig(target, dpi=DPI)
-        written.append(target)
-    return written
+    return save_figure(figure, path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,11 +154,67 @@ def save_loss_curves(csv_path, path) -> list[Path]:
         axes.set_xlabel("step")
         axes.grid(alpha=0.3)
         axes.legend(fontsize="small")
+
+
+# ----------------------------------------------------------------------------------------------
+# Paths in a plane (parameter trajectories)
+# ----------------------------------------------------------------------------------------------
+
+
+def _draw_paths(axes, paths: dict, title: str, labels: tuple[str, str], target=(0.0, 0.0)) -> None:
+    for (name, path), style in zip(paths.items(), ("-", "--", ":", "-.")):
+        path = np.asarray(path, dtype=np.float64)
+        line, = axes.plot(path[:, 0], path[:, 1], style, linewidth=1.2, label=name)
+        axes.plot(path[-1, 0], path[-1, 1], "o", color=line.get_color(), markersize=4)
+    first = np.asarray(next(iter(paths.values())))[0]
+    axes.plot(first[0], first[1], "k^", markersize=6, label="start")
+    axes.plot(*target, "k*", markersize=9, label="equilibrium")
+    axes.set_title(title, fontsize=9)
+    axes.set_xlabel(labels[0])
+    axes.set_ylabel(labels[1])
+    axes.grid(alpha=0.3)
+
+
+def save_trajectories(panels: dict, path, labels: tuple[str, str] = ("θ", "ψ"),
+                      limits: float | None = None, columns: int = 3) -> list[Path]:
+    """Save paths in a plane, one panel per entry, to ``<path>.pdf`` and ``<path>.png``.
+
+    Args:
+        panels: ``{panel title: {curve name: (T, 2) array of points}}``; each curve is drawn as
+            a line with its end marked, the first curve's start as a triangle and the equilibrium
+            (0, 0) as a star.
+        path: file name without suffix; parent folders are created.
+        labels: the axes' names.
+        limits: if given, every panel shows [-limits, limits]^2 (paths that leave it are cut).
+        columns: panels per row.
+
+    Returns:
+        The paths written: ``[<path>.pdf, <path>.png]``.
+    """
+    count = len(panels)
+    cols = min(columns, count)
+    rows = math.ceil(count / cols)
+    figure = Figure(figsize=(3.6 * cols, 3.4 * rows), dpi=DPI)
+    for index, (title, paths) in enumerate(panels.items()):
+        axes = figure.add_subplot(rows, cols, index + 1)
+        _draw_paths(axes, paths, title, labels)
+        if limits is not None:
+            axes.set_xlim(-limits, limits)
+            axes.set_ylim(-limits, limits)
+        axes.set_aspect("equal", adjustable="box")
+        if index == 0:
+            axes.legend(fontsize=7, loc="lower left")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def save_figure(figure: Figure, path) -> list[Path]:
+    """Write ``figure`` to ``<path>.pdf`` and ``<path>.png`` (parent folders created); return both paths."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for suffix in (".pdf", ".png"):
-        target = path.with_name(path.name + suffix)
+        target = path.with_name(path.name + suffix)  # keeps dots in the name, e.g. "step_1.5k"
         figure.savefig(target, dpi=DPI)
         written.append(target)
     return written

@@ -87,6 +87,110 @@ ALTERNATIVES = [
     Alternative("dcgan_loss_g", "dcgan.py", ('''
         return F.softplus(-self.disc(self.gen(z))).mean()
     ''',), "softplus(-h), the same quantity written directly"),
+    Alternative("loss_nonsaturating_d", "gan.py", ('''
+        logits = d(torch.cat([x_real, g(z)]))  # (2B,)
+        targets = torch.cat([torch.ones(batch_size), torch.zeros(batch_size)])
+        return 2 * F.binary_cross_entropy_with_logits(logits, targets)
+    ''',), "one BCE over the 2B logits, times 2, the generated images not detached"),
+    Alternative("loss_nonsaturating_g", "gan.py", ('''
+        logits = d(g(z))
+        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    ''',), "BCE with target 1"),
+    Alternative("conditional_loss_nonsaturating_d", "gan.py", ('''
+        with torch.no_grad():
+            fake = g(z, y_fake)
+        real_part = F.softplus(-d(x_real, y_real)).mean()
+        fake_part = F.softplus(d(fake, y_fake)).mean()
+        return real_part + fake_part
+    ''',), "softplus written directly, the fakes made under no_grad"),
+    Alternative("conditional_loss_nonsaturating_g", "gan.py", ('''
+        logits = d(g(z, y_real), y_real)
+        return F.binary_cross_entropy_with_logits(logits, torch.ones(batch_size))
+    ''',), "y_real used directly, BCE with target 1"),
+    Alternative("loss_wasserstein_gp_d", "gan.py", ('''
+        eps = torch.rand(batch_size, device=device)  # drawn as (B,), broadcast by hand
+        fake = g(z)
+        mixed = eps.view(-1, 1, 1, 1) * fake.detach() + (1 - eps.view(-1, 1, 1, 1)) * x_real
+        mixed.requires_grad_()
+        scores = d(mixed)
+        grad = torch.autograd.grad(scores, mixed, grad_outputs=torch.ones_like(scores), create_graph=True)[0]
+        gp = torch.mean((torch.sqrt((grad ** 2).sum(dim=(1, 2, 3))) - 1) ** 2)
+        return torch.mean(d(fake)) - torch.mean(d(x_real)) + 10 * gp
+    ''',), "alpha drawn as (B,), grad_outputs, explicit square root, fakes not detached in the score"),
+    Alternative("loss_wasserstein_gp_g", "gan.py", ('''
+        scores = d(g(z))
+        return -scores.sum() / batch_size
+    ''',), "a sum divided by B"),
+    Alternative("jsd", "gan.py", ('''
+        real = -F.softplus(-cp)  # log sigmoid(C(p))
+        fake = -F.softplus(cq)  # log sigmoid(-C(q))
+        return (real.mean() + fake.mean()) / 2 + torch.log(torch.tensor(2.0))
+    ''',), "softplus, log 2 as a tensor"),
+    Alternative("w1", "gan.py", ("return torch.mean(cp) - torch.mean(cq)",), "torch.mean"),
+    Alternative("ogp", "gan.py", ('''
+        n = p.shape[0]
+        e = torch.rand(n)
+        e = e.view(n, *[1] * (p.dim() - 1))
+        x = e * p + (1 - e) * q
+        x = x.detach()
+        x.requires_grad = True
+        out = critic(x)
+        g = torch.autograd.grad(out, x, grad_outputs=torch.ones_like(out), create_graph=True)[0]
+        return torch.mean((g.flatten(1).pow(2).sum(1).sqrt() - 1) ** 2) if p.dim() > 1 else torch.mean((g.abs() - 1) ** 2)
+    ''',), "eps drawn as (N,) then viewed, grad_outputs, a separate branch for scalar samples"),
+    Alternative("r1gp", "gan.py", ('''
+        total = 0.0
+        for i in range(len(p)):  # one sample at a time
+            xi = p[i:i + 1].clone().detach().requires_grad_(True)
+            gi = torch.autograd.grad(critic(xi).sum(), xi, create_graph=True)[0]
+            total = total + (gi ** 2).sum()
+        return total / len(p)
+    ''',), "a loop over samples"),
+    Alternative("make_losses", "gan.py", ('''
+        def metric(p, q, critic):
+            if loss_type == "JSD":
+                return jsd(critic(p), critic(q))
+            return w1(critic(p), critic(q))
+
+        def critic_loss(p, q, critic):
+            cp = critic(p)
+            cq = critic(q)
+            value = -(jsd(cp, cq) if loss_type == "JSD" else w1(cp, cq))
+            if reg_type == "GP":
+                value = value + reg_cf * ogp(p, cp, q, cq, critic)
+            elif reg_type == "R1":
+                value = value + reg_cf * r1gp(p, cp, q, cq, critic)
+            return value
+
+        return metric, critic_loss
+    ''',), "if/elif instead of tables"),
+    Alternative("apply_exponential_moving_average", "gan.py", ('''
+        source_params = dict(source.named_parameters())
+        for name, param in target.named_parameters():
+            param.data.copy_(alpha * param.data + (1 - alpha) * source_params[name].data)
+    ''',), "by name, through .data"),
+    Alternative("make_train_step", "gan.py", ('''
+        losses = make_losses(loss_type, reg_type=reg_type, reg_cf=reg_cf)
+
+        def train_step(train_data_iter, critic, critic_optim, generator, test_generator, generator_optim):
+            real = None
+            for _ in range(critic_inner_iters):
+                real = next(train_data_iter)
+                fake = generator().detach()
+                loss = losses[1](real, fake, critic)
+                critic_optim.zero_grad()
+                loss.backward()
+                critic_optim.step()
+            generator_optim.zero_grad()
+            gen_metric = losses[0](real, generator(), critic)
+            gen_metric.backward()
+            generator_optim.step()
+            if alpha_ema:
+                apply_exponential_moving_average(generator, test_generator, alpha=alpha_ema)
+            return float(gen_metric)
+
+        return train_step
+    ''',), "detach instead of no_grad, keyword arguments, float()"),
     Alternative("multi_head_attention", "np_attention.py", ('''
         width = self.head_dim
         outputs, per_head = [], []

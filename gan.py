@@ -1,0 +1,644 @@
+r"""GAN objectives of two courses: Stanford CS 236 (homework 3) and Mila IFT6135 (assignment 3).
+
+The two courses write the same ideas with different conventions; each function follows its own
+course's handout, and neither part calls the other's graded functions.
+
+**CS 236** (problems 2, 4 and 5). Each loss takes the generator ``g``, the discriminator ``d`` and
+a batch of real images, draws its own latent codes :math:`z \sim \mathcal N(0, I)` (the first
+lines of each function do this), and returns a scalar. ``d`` returns *logits* of shape (B,).
+
+* non-saturating GAN (Goodfellow et al., 2014), the two batch means of :math:`L_D` added:
+
+  .. math:: L_D = -\frac1B\sum_i \log\sigma(h(x_i)) - \frac1B\sum_i \log\bigl(1 - \sigma(h(G(z_i)))\bigr),
+            \qquad L_G = -\frac1B\sum_i \log\sigma(h(G(z_i)));
+
+* the conditional GAN with a projection discriminator (Miyato and Koyama, 2018): the same losses
+  on pairs (image, label), the generated images drawn for the real labels;
+* WGAN-GP (Gulrajani et al., 2017), the critic scoring real data *high*:
+
+  .. math:: L_D = \frac1B\sum_i D(G(z_i)) - \frac1B\sum_i D(x_i)
+                  + \lambda \frac1B\sum_i \bigl(\lVert\nabla_{\hat x} D(\hat x_i)\rVert_2 - 1\bigr)^2,
+            \quad \hat x_i = \alpha_i G(z_i) + (1 - \alpha_i) x_i, \quad
+            L_G = -\frac1B\sum_i D(G(z_i)),
+
+  with :math:`\alpha_i \sim U[0, 1]` and :math:`\lambda = 10`.
+
+The provided networks (the course's ``network.py``) are here too: ``Generator`` (no output
+activation, although the data lie in [-1, 1]), ``Discriminator`` (logits (B,)),
+``ConditionalGenerator`` (a one-hot label concatenated to z) and the projection
+``ConditionalDiscriminator``.
+
+**IFT6135** (problem 2). A critic C returns one value per sample, (N,), and scores real data
+high; samples have any shape (scalars for the Dirac GAN, images for CIFAR-10). The estimates
+``jsd`` and ``w1`` of critic values, the penalties ``ogp`` (one-centred, on real/generated
+mixtures) and ``r1gp`` (zero-centred, on real samples), ``make_losses`` (the generator's metric
+and the critic's loss ``-metric + reg_cf * penalty``), ``apply_exponential_moving_average`` and
+``make_train_step`` (critic inner loop, generator update, EMA of the generator). Then the Dirac
+GAN of problem 2.6 (provided): a point-mass generator against a linear critic, trained with
+those functions, and its trajectory figures.
+
+Letters used for shapes: B batch, Z latent width (``g.dim_z``), K classes, C/H/W image;
+N samples (IFT6135).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# ================================================================================================
+# CS 236
+# ================================================================================================
+
+DIM_Z = 64  # Z: the latent width of the CS 236 generators
+NUM_CLASSES = 10  # K: Fashion-MNIST's classes
+HIDDEN = 512  # width of the fully connected layers of both networks
+LEAKY_SLOPE = 0.1  # the discriminators' LeakyReLU slope
+GP_WEIGHT = 10.0  # lambda of WGAN-GP: "a setting that usually works"
+
+
+class Reshape(nn.Module):
+    """Reshape each example to ``shape`` (the batch dimension is kept)."""
+
+    def __init__(self, *shape: int):
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(len(x), *self.shape)
+
+
+def _generator_body(in_features: int, num_channels: int) -> nn.Sequential:
+    """(B, in_features) -> (B, num_channels, 28, 28): two linear layers to a 64 x 7 x 7 map, then
+    two rounds of PixelShuffle(2) (4 channels become a 2 x 2 block) and a 3 x 3 convolution."""
+    return nn.Sequential(
+        nn.Linear(in_features, HIDDEN), nn.BatchNorm1d(HIDDEN), nn.ReLU(),
+        nn.Linear(HIDDEN, 64 * 7 * 7), nn.BatchNorm1d(64 * 7 * 7), nn.ReLU(),
+        Reshape(64, 7, 7),
+        nn.PixelShuffle(2),  # (B, 16, 14, 14)
+        nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.PixelShuffle(2),  # (B, 8, 28, 28)
+        nn.Conv2d(8, num_channels, kernel_size=3, padding=1),  # no output activation
+    )
+
+
+def _discriminator_body(num_outputs: int) -> nn.Sequential:
+    """(B, 1, 28, 28) -> (B, num_outputs): two strided 4 x 4 convolutions, two linear layers."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(LEAKY_SLOPE),  # (B, 32, 14, 14)
+        nn.Conv2d(32, 64, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(LEAKY_SLOPE),  # (B, 64, 7, 7)
+        Reshape(64 * 7 * 7),
+        nn.Linear(64 * 7 * 7, HIDDEN), nn.LeakyReLU(LEAKY_SLOPE),
+        nn.Linear(HIDDEN, num_outputs),
+    )
+
+
+class Generator(nn.Module):
+    """z (B, Z) -> images (B, C, 28, 28), unbounded (provided)."""
+
+    def __init__(self, dim_z: int = DIM_Z, num_channels: int = 1):
+        super().__init__()
+        self.dim_z = dim_z
+        self.net = _generator_body(dim_z, num_channels)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class Discriminator(nn.Module):
+    """Images (B, 1, 28, 28) -> logits (B,) (provided)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = _discriminator_body(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)  # (B,)
+
+
+class ConditionalGenerator(nn.Module):
+    """(z (B, Z), labels y (B,)) -> images (B, C, 28, 28): the one-hot label is concatenated to z
+    (provided)."""
+
+    def __init__(self, dim_z: int = DIM_Z, num_channels: int = 1, num_classes: int = NUM_CLASSES):
+        super().__init__()
+        self.dim_z, self.num_classes = dim_z, num_classes
+        self.net = _generator_body(dim_z + num_classes, num_channels)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        one_hot = F.one_hot(y, self.num_classes).to(z.dtype)  # (B, K)
+        return self.net(torch.cat([z, one_hot], dim=1))
+
+
+class ConditionalDiscriminator(nn.Module):
+    r"""(images (B, 1, 28, 28), labels y (B,)) -> logits (B,): the projection discriminator
+    :math:`h(x, y) = \mathbf y^\top (A \varphi(x) + b)`. The trunk computes :math:`\varphi(x)`, its
+    last linear layer :math:`A\varphi(x) + b` (K values), and the label picks one (provided)."""
+
+    def __init__(self, num_classes: int = NUM_CLASSES):
+        super().__init__()
+        self.net = _discriminator_body(num_classes)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.net(x).gather(1, y[:, None]).squeeze(1)  # (B,)
+
+
+def loss_nonsaturating_d(g, d, x_real: torch.Tensor, *, device) -> torch.Tensor:
+    r"""The discriminator's loss of the non-saturating GAN (CS 236 problem 2).
+
+    .. math::
+
+        L_D = -\frac1B\sum_{i=1}^B \log \sigma\bigl(h(x_i)\bigr)
+              - \frac1B\sum_{i=1}^B \log\bigl(1 - \sigma(h(G(z_i)))\bigr)
+
+    with :math:`h` = ``d``'s logits. The two batch means are **added** (2 log 2 when every logit
+    is 0). Compute it from the logits (``F.binary_cross_entropy_with_logits``, or
+    ``F.logsigmoid``, using :math:`\log(1 - \sigma(h)) = \log\sigma(-h)`): it must stay finite at
+    logits of ±50 and beyond.
+
+    Args:
+        g: the generator; ``g(z)`` maps (B, Z) to images, ``g.dim_z`` is Z.
+        d: the discriminator; ``d(x)`` returns logits (B,).
+        x_real: real images (B, 1, 28, 28) in [-1, 1].
+        device: where to draw the noise.
+
+    Returns:
+        A scalar tensor, differentiable with respect to ``d``'s parameters.
+
+    The latent codes are drawn in the first lines, with ``torch.randn``; draw no other noise
+    (the tests replay that one draw).
+    """
+    batch_size = x_real.shape[0]
+    z = torch.randn(batch_size, g.dim_z, device=device)
+    # BEGIN SOLUTION loss_nonsaturating_d
+    real_logits = d(x_real)  # (B,)
+    fake_logits = d(g(z).detach())  # (B,)
+    real_term = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+    fake_term = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    return real_term + fake_term
+    # END SOLUTION
+
+
+def loss_nonsaturating_g(g, d, x_real: torch.Tensor, *, device) -> torch.Tensor:
+    r"""The generator's non-saturating loss (CS 236 problem 2).
+
+    .. math:: L_G = -\frac1B\sum_{i=1}^B \log\sigma\bigl(h(G(z_i))\bigr)
+
+    A mean over the batch (log 2 when every logit is 0), computed from the logits
+    (``F.logsigmoid``) so that it stays finite for very negative logits.
+
+    Args:
+        g, d, x_real, device: as in :func:`loss_nonsaturating_d` (``x_real`` gives only B).
+
+    Returns:
+        A scalar tensor, differentiable with respect to ``g``'s parameters.
+    """
+    batch_size = x_real.shape[0]
+    z = torch.randn(batch_size, g.dim_z, device=device)
+    # BEGIN SOLUTION loss_nonsaturating_g
+    return -F.logsigmoid(d(g(z))).mean()
+    # END SOLUTION
+
+
+def conditional_loss_nonsaturating_d(g, d, x_real: torch.Tensor, y_real: torch.Tensor, *, device) -> torch.Tensor:
+    r"""The discriminator's loss of the conditional GAN (CS 236 problem 4).
+
+    .. math::
+
+        L_D = -\frac1B\sum_{i} \log \sigma\bigl(h(x_i, y_i)\bigr)
+              - \frac1B\sum_{i} \log\bigl(1 - \sigma(h(G(z_i, y_i), y_i))\bigr)
+
+    The generated images are made for the real labels (``y_fake = y_real``, set in the first
+    lines) and judged with those labels. The two batch means are added, as in
+    :func:`loss_nonsaturating_d`; compute it from the logits.
+
+    Args:
+        g: the conditional generator; ``g(z, y)`` with z (B, Z) and labels (B,) int64.
+        d: the conditional discriminator; ``d(x, y)`` returns logits (B,).
+        x_real: real images (B, 1, 28, 28) in [-1, 1].
+        y_real: their labels (B,), int64 in [0, K).
+        device: where to draw the noise.
+
+    Returns:
+        A scalar tensor, differentiable with respect to ``d``'s parameters.
+    """
+    batch_size = x_real.shape[0]
+    z = torch.randn(batch_size, g.dim_z, device=device)
+    y_fake = y_real  # the generated images get the real images' labels
+    # BEGIN SOLUTION conditional_loss_nonsaturating_d
+    real_logits = d(x_real, y_real)  # (B,)
+    fake_logits = d(g(z, y_fake).detach(), y_fake)  # (B,)
+    return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()  # log(1 - s(h)) = log s(-h)
+    # END SOLUTION
+
+
+def conditional_loss_nonsaturating_g(g, d, x_real: torch.Tensor, y_real: torch.Tensor, *, device) -> torch.Tensor:
+    r"""The conditional generator's non-saturating loss (CS 236 problem 4).
+
+    .. math:: L_G = -\frac1B\sum_{i} \log\sigma\bigl(h(G(z_i, y_i), y_i)\bigr)
+
+    with the real labels as the generated images' labels (``y_fake``), a mean over the batch.
+
+    Args:
+        g, d, x_real, y_real, device: as in :func:`conditional_loss_nonsaturating_d`.
+
+    Returns:
+        A scalar tensor, differentiable with respect to ``g``'s parameters.
+    """
+    batch_size = x_real.shape[0]
+    z = torch.randn(batch_size, g.dim_z, device=device)
+    y_fake = y_real  # the generated images get the real images' labels
+    # BEGIN SOLUTION conditional_loss_nonsaturating_g
+    return -F.logsigmoid(d(g(z, y_fake), y_fake)).mean()
+    # END SOLUTION
+
+
+def loss_wasserstein_gp_d(g, d, x_real: torch.Tensor, *, device) -> torch.Tensor:
+    r"""The critic's loss of WGAN-GP (CS 236 problem 5), with :math:`\lambda = 10`.
+
+    .. math::
+
+        L_D = \frac1B\sum_i D(G(z_i)) - \frac1B\sum_i D(x_i)
+              + \lambda\,\frac1B\sum_i \bigl(\lVert \nabla_{\hat x} D(\hat x_i) \rVert_2 - 1\bigr)^2,
+        \qquad \hat x_i = \alpha_i\, G(z_i) + (1 - \alpha_i)\, x_i .
+
+    Mind the order: :math:`\alpha_i` weights the **generated** image. Draw
+    :math:`\alpha_i \sim U[0, 1]`, one number per example, with **one** call of ``torch.rand``
+    (shape (B,), (B, 1) or (B, 1, 1, 1); the tests replay that draw, so use ``torch.rand`` and
+    draw nothing else). The norm is over all C*H*W entries of example i's gradient. Get the
+    gradient with ``torch.autograd.grad(..., create_graph=True)`` so that the penalty trains the
+    critic (the gradient of :math:`\sum_i D(\hat x_i)` holds each example's own gradient).
+
+    Args:
+        g: the generator (``g.dim_z``); d: the critic, ``d(x)`` returns scores (B,).
+        x_real: real images (B, 1, 28, 28).
+        device: where to draw the noise.
+
+    Returns:
+        A scalar tensor (penalty included), differentiable with respect to ``d``'s parameters.
+    """
+    batch_size = x_real.shape[0]
+    z = torch.randn(batch_size, g.dim_z, device=device)
+    # BEGIN SOLUTION loss_wasserstein_gp_d
+    x_fake = g(z).detach()  # (B, C, H, W)
+    alpha = torch.rand(batch_size, 1, 1, 1, device=device)  # one weight per example
+    x_hat = (alpha * x_fake + (1 - alpha) * x_real).requires_grad_(True)
+    (grads,) = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)  # row i: grad of D(x_hat_i)
+    penalty = ((grads.flatten(start_dim=1).norm(dim=1) - 1) ** 2).mean()
+    return d(x_fake).mean() - d(x_real).mean() + GP_WEIGHT * penalty
+    # END SOLUTION
+
+
+def loss_wasserstein_gp_g(g, d, x_real: torch.Tensor, *, device) -> torch.Tensor:
+    r"""The generator's loss of WGAN-GP (CS 236 problem 5).
+
+    .. math:: L_G = -\frac1B\sum_i D(G(z_i))
+
+    Args:
+        g, d, x_real, device: as in :func:`loss_wasserstein_gp_d` (``x_real`` gives only B).
+
+    Returns:
+        A scalar tensor, differentiable with respect to ``g``'s parameters.
+    """
+    batch_size = x_real.shape[0]
+    z = torch.randn(batch_size, g.dim_z, device=device)
+    # BEGIN SOLUTION loss_wasserstein_gp_g
+    return -d(g(z)).mean()
+    # END SOLUTION
+
+
+# ================================================================================================
+# IFT6135: the GAN module (problem 2)
+# ================================================================================================
+# Conventions of this part: a critic C returns one real number per sample, shape (N,), and scores
+# real data *high*. Samples may have any shape (N,) or (N, ...): scalars for the Dirac GAN,
+# images for CIFAR-10. p holds real samples, q generated ones, cp = C(p) and cq = C(q). The
+# generator minimises a metric (an estimate of a divergence); the critic minimises
+# -metric + reg_cf * regulariser. A generator is called without arguments and draws its own noise.
+
+AVAILABLE_LOSSES = ["JSD", "W1"]
+AVAILABLE_REGULARIZERS = ["GP", "R1", None]
+
+
+def jsd(cp: torch.Tensor, cq: torch.Tensor) -> torch.Tensor:
+    r"""The Jensen-Shannon estimate from critic values on real (``cp``) and generated (``cq``) samples.
+
+    .. math:: \mathrm{JSD} = \tfrac12\bigl(\mathbb{E}\log\sigma(C(p)) + \mathbb{E}\log\sigma(-C(q))\bigr) + \log 2
+
+    (theory problem 4: with the optimal critic this is the Jensen-Shannon divergence, between 0 and
+    log 2). Expectations are means over the batch. Use ``F.logsigmoid``: the estimate must stay
+    finite for critic values of ±100.
+
+    Args:
+        cp: critic values on real samples, (N,). cq: critic values on generated samples, (M,).
+
+    Returns:
+        A scalar tensor (shape ``()``), differentiable with respect to both inputs.
+    """
+    # BEGIN SOLUTION jsd
+    return 0.5 * (F.logsigmoid(cp).mean() + F.logsigmoid(-cq).mean()) + math.log(2.0)
+    # END SOLUTION
+
+
+def w1(cp: torch.Tensor, cq: torch.Tensor) -> torch.Tensor:
+    r"""The Wasserstein-1 estimate: :math:`\mathbb{E}\,C(p) - \mathbb{E}\,C(q)` (means over the batch).
+
+    Args:
+        cp: critic values on real samples, (N,). cq: critic values on generated samples, (M,).
+
+    Returns:
+        A scalar tensor (shape ``()``).
+    """
+    # BEGIN SOLUTION w1
+    return cp.mean() - cq.mean()
+    # END SOLUTION
+
+
+def ogp(p: torch.Tensor, cp: torch.Tensor, q: torch.Tensor, cq: torch.Tensor, critic) -> torch.Tensor:
+    r"""The original one-centred gradient penalty (Gulrajani et al., 2017) on mixtures of p and q.
+
+    .. math:: \mathrm{GP} = \frac1N\sum_i \bigl(\lVert \nabla_x C(\hat x_i) \rVert_2 - 1\bigr)^2,
+              \qquad \hat x_i = \varepsilon_i\, p_i + (1 - \varepsilon_i)\, q_i,
+              \quad \varepsilon_i \sim U[0, 1]
+
+    :math:`\varepsilon_i` weights the **real** sample. Draw the N weights with **one** call of
+    ``torch.rand`` (shape (N,) or (N, 1, ..., 1), broadcast over the sample's other dimensions;
+    the tests replay that draw). The norm is over all entries of one sample's gradient (its
+    absolute value for scalar samples). Take the gradient with ``create_graph=True``: the penalty
+    trains the critic. ``cp`` and ``cq`` are not needed here (every regulariser has this signature).
+
+    Args:
+        p: real samples (N, ...); q: generated samples, the same shape; cp, cq: critic values (N,).
+        critic: the critic, ``critic(x)`` gives (N,) for samples x of p's shape.
+
+    Returns:
+        A scalar tensor (shape ``()``), differentiable with respect to the critic's parameters.
+    """
+    # BEGIN SOLUTION ogp
+    eps = torch.rand(len(p), *([1] * (p.dim() - 1)), device=p.device)  # (N, 1, ..., 1)
+    mixed = (eps * p.detach() + (1 - eps) * q.detach()).requires_grad_(True)
+    (grads,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)  # row i: grad of C(x_i)
+    norms = grads.reshape(len(p), -1).norm(dim=1)  # (N,)
+    return ((norms - 1) ** 2).mean()
+    # END SOLUTION
+
+
+def r1gp(p: torch.Tensor, cp: torch.Tensor, q: torch.Tensor, cq: torch.Tensor, critic) -> torch.Tensor:
+    r"""The zero-centred R1 penalty (Mescheder et al., 2018) on real samples only.
+
+    .. math:: R_1 = \frac1N\sum_i \lVert \nabla_x C(p_i) \rVert_2^2
+
+    Evaluate the critic on a copy of ``p`` that requires gradients (``p.detach().requires_grad_()``)
+    and take the gradient with ``create_graph=True``. The squared norm is over all entries of one
+    sample's gradient. ``cp``, ``q`` and ``cq`` are not needed.
+
+    Args:
+        p: real samples (N, ...); cp, q, cq: as in :func:`ogp` (unused).
+        critic: the critic.
+
+    Returns:
+        A scalar tensor (shape ``()``), differentiable with respect to the critic's parameters.
+    """
+    # BEGIN SOLUTION r1gp
+    x = p.detach().requires_grad_(True)
+    (grads,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return grads.reshape(len(x), -1).pow(2).sum(dim=1).mean()  # mean over N of squared norms
+    # END SOLUTION
+
+
+def _check_choice(what: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(str, choices))}")
+
+
+def make_losses(loss_type: str, reg_type: str | None = None, reg_cf: float = 1.0):
+    r"""The generator's metric and the critic's loss for one configuration.
+
+    Returns ``(metric, critic_loss)``, two functions of ``(p, q, critic)``:
+
+    * ``metric(p, q, critic)``: the estimate (:func:`jsd` for ``"JSD"``, :func:`w1` for ``"W1"``)
+      of the critic values ``critic(p)`` and ``critic(q)``. The generator minimises it.
+    * ``critic_loss(p, q, critic)``: :math:`-\text{metric} + \text{reg\_cf}\cdot R`, with R
+      from :func:`ogp` (``"GP"``) or :func:`r1gp` (``"R1"``), called as
+      ``R(p, cp, q, cq, critic)``; without a regulariser (``None``), just :math:`-\text{metric}`.
+      The critic minimises it.
+
+    Call the functions of this module by name (``jsd``, ``w1``, ``ogp``, ``r1gp``); evaluate the
+    critic once on p and once on q per call.
+
+    Args:
+        loss_type: "JSD" or "W1". reg_type: "GP", "R1" or None. reg_cf: the regulariser's weight, > 0.
+
+    Raises:
+        ValueError: an unknown loss or regulariser type, or ``reg_cf <= 0`` (checked first, before
+        anything else; this part is provided).
+    """
+    _check_choice("loss type", loss_type, AVAILABLE_LOSSES)
+    _check_choice("regulariser type", reg_type, AVAILABLE_REGULARIZERS)
+    if not reg_cf > 0:
+        raise ValueError(f"reg_cf must be > 0 (the regulariser's weight), got {reg_cf}")
+    # BEGIN SOLUTION make_losses
+    estimate = {"JSD": jsd, "W1": w1}[loss_type]
+    penalty = {"GP": ogp, "R1": r1gp, None: None}[reg_type]
+
+    def metric(p, q, critic):
+        return estimate(critic(p), critic(q))
+
+    def critic_loss(p, q, critic):
+        cp, cq = critic(p), critic(q)
+        loss = -estimate(cp, cq)
+        if penalty is not None:
+            loss = loss + reg_cf * penalty(p, cp, q, cq, critic)
+        return loss
+
+    return metric, critic_loss
+    # END SOLUTION
+
+
+def apply_exponential_moving_average(source: nn.Module, target: nn.Module, alpha: float = 0.998) -> None:
+    r"""Move ``target``'s parameters towards ``source``'s, in place:
+    :math:`\tilde\theta \leftarrow \alpha\,\tilde\theta + (1 - \alpha)\,\theta`.
+
+    ``target`` (the evaluation-time generator) and ``source`` (the trained one) have the same
+    architecture; pair their parameters in order (``parameters()``). Update without recording
+    gradients (``torch.no_grad()``), modifying the target's tensors in place. Returns None.
+    """
+    # BEGIN SOLUTION apply_exponential_moving_average
+    with torch.no_grad():
+        for averaged, current in zip(target.parameters(), source.parameters()):
+            averaged.mul_(alpha).add_(current, alpha=1 - alpha)
+    # END SOLUTION
+
+
+def make_train_step(loss_type: str, critic_inner_iters: int = 1, reg_type: str | None = None,
+                    reg_cf: float = 1.0, alpha_ema: float | None = None):
+    """A training step for one configuration: critic updates, then one generator update.
+
+    Returns ``train_step(train_data_iter, critic, critic_optim, generator, test_generator,
+    generator_optim)``, which does, in this order:
+
+    1. ``critic_inner_iters`` critic updates; each takes a real batch ``p = next(train_data_iter)``
+       and a generated batch ``q = generator()`` (detached, or made under ``torch.no_grad()``),
+       and does ``critic_optim.zero_grad()``, ``critic_loss(p, q, critic).backward()``,
+       ``critic_optim.step()``;
+    2. one generator update on ``metric(p, q, critic)``, with ``p`` the **last** real batch of
+       step 1 (no new one) and a fresh ``q = generator()``: ``generator_optim.zero_grad()``,
+       backward, ``generator_optim.step()``;
+    3. if ``alpha_ema`` is not None, ``apply_exponential_moving_average(generator,
+       test_generator, alpha_ema)``.
+
+    ``metric`` and ``critic_loss`` come from ``make_losses(loss_type, reg_type, reg_cf)``; call
+    ``make_losses`` and ``apply_exponential_moving_average`` by name. Call ``generator()``
+    exactly once per critic update and once for the generator update.
+
+    ``train_step`` returns the generator's metric (the value minimised in step 2) as a float.
+
+    Raises:
+        ValueError: ``critic_inner_iters < 1``, or ``alpha_ema`` given but not in (0, 1)
+        (checked first; this part is provided), and whatever ``make_losses`` raises.
+    """
+    if not critic_inner_iters >= 1:
+        raise ValueError(f"critic_inner_iters must be at least 1, got {critic_inner_iters}")
+    if alpha_ema is not None and not 0 < alpha_ema < 1:
+        raise ValueError(f"alpha_ema must be in (0, 1) or None (no averaging), got {alpha_ema}")
+    # BEGIN SOLUTION make_train_step
+    metric, critic_loss = make_losses(loss_type, reg_type, reg_cf)
+
+    def train_step(train_data_iter, critic, critic_optim, generator, test_generator, generator_optim) -> float:
+        for _ in range(critic_inner_iters):
+            p = next(train_data_iter)
+            with torch.no_grad():
+                q = generator()
+            critic_optim.zero_grad()
+            critic_loss(p, q, critic).backward()
+            critic_optim.step()
+        value = metric(p, generator(), critic)
+        generator_optim.zero_grad()
+        value.backward()
+        generator_optim.step()
+        if alpha_ema is not None:
+            apply_exponential_moving_average(generator, test_generator, alpha_ema)
+        return value.item()
+
+    return train_step
+    # END SOLUTION
+
+
+# ------------------------------------------------------------------------------------------------
+# IFT6135 problem 2.6: the Dirac GAN (Mescheder et al., 2018), provided
+# ------------------------------------------------------------------------------------------------
+# Real data is a point mass at 0, the generator a point mass at theta, the critic linear,
+# C(x) = psi x. The only equilibrium is (theta, psi) = (0, 0). Training runs the module's own
+# make_losses / make_train_step, so the trajectories show what the graded functions do.
+
+DIRAC_START = (1.0, 1.0)  # (theta, psi) at step 0
+DIRAC_LR = 0.2  # SGD step of both players
+DIRAC_STEPS = 500
+
+
+class DiracGenerator(nn.Module):
+    """A point mass at ``theta``: ``generator()`` returns (1,) samples equal to theta."""
+
+    def __init__(self, theta: float):
+        super().__init__()
+        self.theta = nn.Parameter(torch.tensor([float(theta)]))
+
+    def forward(self) -> torch.Tensor:
+        return self.theta * 1.0  # (1,): a new tensor each call, like a sampled batch
+
+
+class DiracCritic(nn.Module):
+    """The linear critic C(x) = psi x on scalar samples (N,) -> (N,)."""
+
+    def __init__(self, psi: float):
+        super().__init__()
+        self.psi = nn.Parameter(torch.tensor(float(psi)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.psi * x
+
+
+@dataclass(frozen=True)
+class DiracConfig:
+    """One training configuration of the Dirac GAN (the arguments of make_train_step)."""
+
+    loss_type: str
+    reg_type: str | None = None
+    reg_cf: float = 1.0
+    critic_inner_iters: int = 1
+    title: str = ""
+
+
+DIRAC_CONFIGS: dict[str, DiracConfig] = {
+    "gan": DiracConfig("JSD", title="unregularised GAN (JSD)"),
+    "wgan": DiracConfig("W1", title="WGAN (W1, no penalty)"),
+    "wgan-gp": DiracConfig("W1", "GP", 1.0, title="WGAN-GP (one-centred GP, weight 1)"),
+    "gan-r1": DiracConfig("JSD", "R1", 1.0, title="JSD + R1 (zero-centred, weight 1)"),
+    "wgan-r1": DiracConfig("W1", "R1", 1.0, title="W1 + R1 (zero-centred, weight 1)"),
+}
+
+
+def dirac_trajectory(config: DiracConfig, *, steps: int = DIRAC_STEPS, lr: float = DIRAC_LR,
+                     start: tuple[float, float] = DIRAC_START, simultaneous: bool = False) -> np.ndarray:
+    """The parameters (theta, psi) at each step, shape (steps + 1, 2), starting at ``start``.
+
+    Alternating updates (``simultaneous=False``) run ``make_train_step``: the critic's updates,
+    then the generator's, each seeing the other's latest parameters. Simultaneous updates take
+    both gradients (from ``make_losses``) at the same point, then step both.
+    """
+    generator, critic = DiracGenerator(start[0]), DiracCritic(start[1])
+    g_optim = torch.optim.SGD(generator.parameters(), lr=lr)
+    c_optim = torch.optim.SGD(critic.parameters(), lr=lr)
+    real = torch.zeros(1)  # the data: a point mass at 0
+    path = [start]
+    if simultaneous:
+        metric, critic_loss = make_losses(config.loss_type, config.reg_type, config.reg_cf)
+    else:
+        step = make_train_step(config.loss_type, config.critic_inner_iters, config.reg_type, config.reg_cf)
+    for _ in range(steps):
+        if simultaneous:
+            (g_grad,) = torch.autograd.grad(metric(real, generator(), critic), generator.theta)
+            (c_grad,) = torch.autograd.grad(critic_loss(real, generator().detach(), critic), critic.psi)
+            with torch.no_grad():
+                generator.theta -= lr * g_grad
+                critic.psi -= lr * c_grad
+        else:
+            step(_repeat(real), critic, c_optim, generator, None, g_optim)
+        path.append((generator.theta.item(), critic.psi.item()))
+    return np.array(path)
+
+
+def _repeat(batch: torch.Tensor):
+    while True:
+        yield batch
+
+
+def dirac_experiment(folder, *, steps: int = DIRAC_STEPS, lr: float = DIRAC_LR,
+                     start: tuple[float, float] = DIRAC_START, configs: dict | None = None) -> dict:
+    """Train every Dirac-GAN configuration, write its figure and an overview; return the results.
+
+    Writes ``dirac_<name>.{pdf,png}`` (the alternating updates of ``make_train_step`` and, dashed,
+    simultaneous updates) and ``dirac_overview.{pdf,png}`` into ``folder``. Returns
+    ``{"<name>/distance": final distance to (0, 0) of the alternating run,
+    "<name>/distance_simultaneous": the same for simultaneous updates}``.
+    """
+    from pathlib import Path
+
+    import plots
+
+    folder = Path(folder)
+    results, panels = {}, {}
+    for name, config in (configs or DIRAC_CONFIGS).items():
+        paths = {"alternating": dirac_trajectory(config, steps=steps, lr=lr, start=start),
+                 "simultaneous": dirac_trajectory(config, steps=steps, lr=lr, start=start, simultaneous=True)}
+        results[f"{name}/distance"] = float(np.hypot(*paths["alternating"][-1]))
+        results[f"{name}/distance_simultaneous"] = float(np.hypot(*paths["simultaneous"][-1]))
+        panels[f"{name}: {config.title}"] = paths
+        plots.save_trajectories({config.title: paths}, folder / f"dirac_{name}", limits=3.0)
+    plots.save_trajectories(panels, folder / "dirac_overview", limits=3.0)
+    return results
