@@ -38,6 +38,7 @@ class TrainConfig:
     batch_size: int = 64  # examples per step (the CSCD84 handout's 64)
     lr: float = 1e-3  # Adam learning rate of models with one optimiser (VAEs, flows, score models)
     gradient_penalty: float | None = None  # WGAN-GP weight lambda; not given: the vanilla GAN
+    loss_type: str = "nonsaturating"  # CS 236 GAN objective: nonsaturating | wasserstein_gp
     lr_discriminator: float = 5e-4  # Adam learning rate of the discriminator / critic
     lr_generator: float = 2e-4  # Adam learning rate of the generator
     beta1: float = 0.5  # Adam's first-moment decay, for both optimisers
@@ -73,6 +74,8 @@ class TrainConfig:
         for name in ("lr", "lr_discriminator", "lr_generator"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
+        if self.loss_type not in LOSS_TYPES:
+            raise ConfigError(f"--loss_type must be one of {', '.join(LOSS_TYPES)}, got {self.loss_type!r}")
         if self.device not in DEVICES:
             raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.binarize not in BINARIZATIONS:
@@ -89,6 +92,11 @@ BINARIZATIONS = ("dynamic", "threshold")  # data.BINARIZATIONS, named here to va
 PRESETS = ("quick", "full")
 
 # Settings every model reads; any other flag must be listed in the entry's ``uses``.
+LOSS_TYPES = ("nonsaturating", "wasserstein_gp")  # the CS 236 GAN objectives (--model gan)
+
+# Settings whose flag takes one of a fixed list of values.
+CHOICES = {"device": DEVICES, "preset": PRESETS, "loss_type": LOSS_TYPES}
+
 COMMON = ("model", "preset", "seed", "device", "runs_dir", "run_name", "resume", "smoke",
           "sample_every", "log_every")
 
@@ -170,9 +178,8 @@ def build_parser(models: dict[str, str], prog: str = "main.py") -> argparse.Argu
             parser.add_argument(flag, type=str.lower, choices=list(models), metavar="NAME", help=help_text)
         elif kind is bool:
             parser.add_argument(flag, nargs="?", const=True, type=_parse_bool, help=help_text)
-        elif spec.name in ("device", "preset"):
-            choices = DEVICES if spec.name == "device" else PRESETS
-            parser.add_argument(flag, choices=choices, help=help_text)
+        elif spec.name in CHOICES:
+            parser.add_argument(flag, choices=CHOICES[spec.name], help=help_text)
         elif kind == (float | None):
             parser.add_argument(flag, type=_parse_optional_float, metavar="FLOAT", help=help_text)
         elif kind == (int | None):

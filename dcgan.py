@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import train
+
 IMG_SHAPE = (1, 28, 28)  # (C, H, W) of an MNIST digit
 ZDIM = 64  # Z: the handout's latent width
 
@@ -185,6 +187,8 @@ class GAN(nn.Module):
         self.disc._weight_init()
         self.gen._weight_init()
 
+    sample_range = (0.0, 1.0)  # the generator's images lie in [0, 1] (metrics rescale them)
+
     @property
     def generator(self) -> GNet:
         return self.gen
@@ -260,23 +264,41 @@ class GAN(nn.Module):
         # END SOLUTION
 
 
-def train_step(batch: dict, model: GAN, optimizer: dict) -> dict:
-    """One DCGAN step for the kit's loop: a discriminator update, then a generator update.
+# ------------------------------------------------------------------------------------------------
+# Training with the kit's loop (python main.py --model dcgan)
+# ------------------------------------------------------------------------------------------------
 
-    As in the handout's training code, each update draws its own latent codes: ``noise`` for the
-    discriminator and ``noise_g`` for the generator (both (B, Z), uniform on [-1, 1]).
-    """
-    from train import _optimise
 
-    real = batch["train_X"]  # (B, 1, 28, 28) in [0, 1]
-    size = len(real)
-    loss_d = model._get_loss_d(size, real, batch["noise"])
-    d_norm = _optimise(optimizer["discriminator"], loss_d, model.disc.parameters())
-    loss_g = model._get_loss_g(size, batch["noise_g"])
-    g_norm = _optimise(optimizer["generator"], loss_g, model.gen.parameters())
-    return {
-        "discriminator_loss": loss_d.item(),
-        "generator_loss": loss_g.item(),
-        "grad_norm/discriminator": d_norm,
-        "grad_norm/generator": g_norm,
-    }
+def optimizers(model: GAN, config) -> dict:
+    """Adam for each network (the handout: learning rate 2e-4, torch's default betas)."""
+    betas = (config.beta1, config.beta2)
+    return {"discriminator": torch.optim.Adam(model.disc.parameters(), lr=config.lr_discriminator, betas=betas),
+            "generator": torch.optim.Adam(model.gen.parameters(), lr=config.lr_generator, betas=betas)}
+
+
+def make_batch(images: torch.Tensor, labels: torch.Tensor, model: GAN, device) -> dict:
+    """Real images (B, 1, 28, 28) in [0, 1] and two batches of latent codes: as in the handout's
+    training code, each update draws its own (``noise`` for the discriminator, ``noise_g`` for the
+    generator), uniform on [-1, 1]."""
+    size = len(images)
+    return {"x": images, "noise": model.sample_noise(size).to(device), "noise_g": model.sample_noise(size).to(device)}
+
+
+def step(config):
+    """One discriminator update on ``_get_loss_d``, then one generator update on ``_get_loss_g``."""
+    _optimise = train._optimise  # zero the gradients, backpropagate, step; returns the gradient norm
+
+    def train_step(batch: dict, model: GAN, optimizer: dict) -> dict:
+        size = len(batch["x"])
+        loss_d = model._get_loss_d(size, batch["x"], batch["noise"])
+        d_norm = _optimise(optimizer["discriminator"], loss_d, model.disc.parameters())
+        loss_g = model._get_loss_g(size, batch["noise_g"])
+        g_norm = _optimise(optimizer["generator"], loss_g, model.gen.parameters())
+        return {"discriminator_loss": loss_d.item(), "generator_loss": loss_g.item(),
+                "grad_norm/discriminator": d_norm, "grad_norm/generator": g_norm}
+
+    return train_step
+
+
+RECIPE = train.Recipe(optimizers=optimizers, step=step, make_batch=make_batch, samples=train.gan_samples,
+                      sample_range=(0.0, 1.0), final=train.frechet_distance)

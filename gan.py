@@ -51,6 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import train
+
 # ================================================================================================
 # CS 236
 # ================================================================================================
@@ -384,7 +386,7 @@ def ogp(p: torch.Tensor, cp: torch.Tensor, q: torch.Tensor, cq: torch.Tensor, cr
     mixed = (eps * p.detach() + (1 - eps) * q.detach()).requires_grad_(True)
     (grads,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)  # row i: grad of C(x_i)
     norms = grads.reshape(len(p), -1).norm(dim=1)  # (N,)
-    return ((norms - 1) ** 2).mean()
+    return (norms - 1).pow(2).mean()
     # END SOLUTION
 
 
@@ -469,7 +471,7 @@ def apply_exponential_moving_average(source: nn.Module, target: nn.Module, alpha
     gradients (``torch.no_grad()``), modifying the target's tensors in place. Returns None.
     """
     # BEGIN SOLUTION apply_exponential_moving_average
-    with torch.no_grad():
+    with torch.no_grad():  # the average is no part of any autograd graph
         for averaged, current in zip(target.parameters(), source.parameters()):
             averaged.mul_(alpha).add_(current, alpha=1 - alpha)
     # END SOLUTION
@@ -512,18 +514,18 @@ def make_train_step(loss_type: str, critic_inner_iters: int = 1, reg_type: str |
     def train_step(train_data_iter, critic, critic_optim, generator, test_generator, generator_optim) -> float:
         for _ in range(critic_inner_iters):
             p = next(train_data_iter)
-            with torch.no_grad():
+            with torch.no_grad():  # the critic's update treats generated samples as constants
                 q = generator()
             critic_optim.zero_grad()
             critic_loss(p, q, critic).backward()
             critic_optim.step()
-        value = metric(p, generator(), critic)
+        generator_metric = metric(p, generator(), critic)  # p: the last real batch
         generator_optim.zero_grad()
-        value.backward()
+        generator_metric.backward()
         generator_optim.step()
         if alpha_ema is not None:
             apply_exponential_moving_average(generator, test_generator, alpha_ema)
-        return value.item()
+        return generator_metric.item()
 
     return train_step
     # END SOLUTION
@@ -583,34 +585,43 @@ DIRAC_CONFIGS: dict[str, DiracConfig] = {
 }
 
 
-def dirac_trajectory(config: DiracConfig, *, steps: int = DIRAC_STEPS, lr: float = DIRAC_LR,
-                     start: tuple[float, float] = DIRAC_START, simultaneous: bool = False) -> np.ndarray:
-    """The parameters (theta, psi) at each step, shape (steps + 1, 2), starting at ``start``.
+class DiracGame(nn.Module):
+    """One configuration's two players, updated alternately or simultaneously, with their path.
 
-    Alternating updates (``simultaneous=False``) run ``make_train_step``: the critic's updates,
-    then the generator's, each seeing the other's latest parameters. Simultaneous updates take
-    both gradients (from ``make_losses``) at the same point, then step both.
+    Alternating updates run ``make_train_step`` (the critic's updates, then the generator's, each
+    seeing the other's latest parameters). Simultaneous updates take both gradients (from
+    ``make_losses``) at the same point, then step both. ``path`` lists (theta, psi) after each
+    update, starting with ``start`` (it is not part of the checkpoint).
     """
-    generator, critic = DiracGenerator(start[0]), DiracCritic(start[1])
-    g_optim = torch.optim.SGD(generator.parameters(), lr=lr)
-    c_optim = torch.optim.SGD(critic.parameters(), lr=lr)
-    real = torch.zeros(1)  # the data: a point mass at 0
-    path = [start]
-    if simultaneous:
-        metric, critic_loss = make_losses(config.loss_type, config.reg_type, config.reg_cf)
-    else:
-        step = make_train_step(config.loss_type, config.critic_inner_iters, config.reg_type, config.reg_cf)
-    for _ in range(steps):
+
+    def __init__(self, config: DiracConfig, start: tuple[float, float] = DIRAC_START, simultaneous: bool = False):
+        super().__init__()
+        self.config, self.simultaneous = config, simultaneous
+        self.generator, self.critic = DiracGenerator(start[0]), DiracCritic(start[1])
+        self.path = [tuple(start)]
         if simultaneous:
-            (g_grad,) = torch.autograd.grad(metric(real, generator(), critic), generator.theta)
-            (c_grad,) = torch.autograd.grad(critic_loss(real, generator().detach(), critic), critic.psi)
-            with torch.no_grad():
-                generator.theta -= lr * g_grad
-                critic.psi -= lr * c_grad
+            self._losses = make_losses(config.loss_type, config.reg_type, config.reg_cf)
         else:
-            step(_repeat(real), critic, c_optim, generator, None, g_optim)
-        path.append((generator.theta.item(), critic.psi.item()))
-    return np.array(path)
+            self._step = make_train_step(config.loss_type, config.critic_inner_iters, config.reg_type, config.reg_cf)
+
+    def advance(self, generator_optim, critic_optim) -> None:
+        """One update of both players (``*_optim``: optimisers of their parameters)."""
+        real = torch.zeros(1, device=self.critic.psi.device)  # the data: a point mass at 0
+        if self.simultaneous:
+            metric, critic_loss = self._losses
+            (self.generator.theta.grad,) = torch.autograd.grad(metric(real, self.generator(), self.critic),
+                                                               self.generator.theta)
+            (self.critic.psi.grad,) = torch.autograd.grad(critic_loss(real, self.generator().detach(), self.critic),
+                                                          self.critic.psi)
+            generator_optim.step()
+            critic_optim.step()
+        else:
+            self._step(_repeat(real), self.critic, critic_optim, self.generator, None, generator_optim)
+        self.path.append((self.generator.theta.item(), self.critic.psi.item()))
+
+    def distance(self) -> float:
+        """Distance of (theta, psi) to the equilibrium (0, 0)."""
+        return float(np.hypot(*self.path[-1]))
 
 
 def _repeat(batch: torch.Tensor):
@@ -618,27 +629,153 @@ def _repeat(batch: torch.Tensor):
         yield batch
 
 
-def dirac_experiment(folder, *, steps: int = DIRAC_STEPS, lr: float = DIRAC_LR,
-                     start: tuple[float, float] = DIRAC_START, configs: dict | None = None) -> dict:
-    """Train every Dirac-GAN configuration, write its figure and an overview; return the results.
+def dirac_trajectory(config: DiracConfig, *, steps: int = DIRAC_STEPS, lr: float = DIRAC_LR,
+                     start: tuple[float, float] = DIRAC_START, simultaneous: bool = False) -> np.ndarray:
+    """(theta, psi) after each of ``steps`` SGD updates of step ``lr``, shape (steps + 1, 2)."""
+    game = DiracGame(config, start, simultaneous)
+    g_optim = torch.optim.SGD(game.generator.parameters(), lr=lr)
+    c_optim = torch.optim.SGD(game.critic.parameters(), lr=lr)
+    for _ in range(steps):
+        game.advance(g_optim, c_optim)
+    return np.array(game.path)
 
-    Writes ``dirac_<name>.{pdf,png}`` (the alternating updates of ``make_train_step`` and, dashed,
-    simultaneous updates) and ``dirac_overview.{pdf,png}`` into ``folder``. Returns
-    ``{"<name>/distance": final distance to (0, 0) of the alternating run,
-    "<name>/distance_simultaneous": the same for simultaneous updates}``.
-    """
+
+class DiracGANs(nn.Module):
+    """Every configuration of :data:`DIRAC_CONFIGS`, alternating and simultaneous (``python main.py
+    --model dirac``): one training step updates them all once."""
+
+    def __init__(self, start: tuple[float, float] = DIRAC_START):
+        super().__init__()
+        self.games = nn.ModuleDict({f"{name}{suffix}": DiracGame(config, start, simultaneous=bool(suffix))
+                                    for name, config in DIRAC_CONFIGS.items() for suffix in ("", ":simultaneous")})
+
+
+def save_dirac_figures(model: DiracGANs, folder) -> None:
+    """``dirac_<name>.{pdf,png}`` per configuration (alternating solid, simultaneous dashed) and
+    ``dirac_overview.{pdf,png}`` with every configuration, into ``folder``."""
     from pathlib import Path
 
     import plots
 
-    folder = Path(folder)
-    results, panels = {}, {}
-    for name, config in (configs or DIRAC_CONFIGS).items():
-        paths = {"alternating": dirac_trajectory(config, steps=steps, lr=lr, start=start),
-                 "simultaneous": dirac_trajectory(config, steps=steps, lr=lr, start=start, simultaneous=True)}
-        results[f"{name}/distance"] = float(np.hypot(*paths["alternating"][-1]))
-        results[f"{name}/distance_simultaneous"] = float(np.hypot(*paths["simultaneous"][-1]))
+    panels = {}
+    for name, config in DIRAC_CONFIGS.items():
+        paths = {"alternating": model.games[name].path, "simultaneous": model.games[f"{name}:simultaneous"].path}
         panels[f"{name}: {config.title}"] = paths
-        plots.save_trajectories({config.title: paths}, folder / f"dirac_{name}", limits=3.0)
-    plots.save_trajectories(panels, folder / "dirac_overview", limits=3.0)
-    return results
+        plots.save_trajectories({config.title: paths}, Path(folder) / f"dirac_{name}", limits=3.0)
+    plots.save_trajectories(panels, Path(folder) / "dirac_overview", limits=3.0)
+
+
+def _dirac_optimizers(model: DiracGANs, config) -> dict:
+    """Plain SGD at ``--lr`` for each player of each game."""
+    return {f"{name}/{player}": torch.optim.SGD(getattr(game, player).parameters(), lr=config.lr)
+            for name, game in model.games.items() for player in ("generator", "critic")}
+
+
+def _dirac_step(config):
+    def step(batch, model: DiracGANs, optimizers: dict) -> dict:
+        for name, game in model.games.items():
+            game.advance(optimizers[f"{name}/generator"], optimizers[f"{name}/critic"])
+        return {f"distance/{name}": game.distance() for name, game in model.games.items()}
+
+    return step
+
+
+def _dirac_batch(model, device) -> dict:
+    return {}  # the data (a point mass at 0) lives in the games
+
+
+def _dirac_figures(model: DiracGANs, run) -> None:
+    if run.done:
+        save_dirac_figures(model, run.folder / "figures")
+
+
+def _dirac_final(model: DiracGANs, run) -> dict:
+    return {f"distance/{name}": game.distance() for name, game in model.games.items()}
+
+
+DIRAC = train.Recipe(optimizers=_dirac_optimizers, step=_dirac_step, make_batch=_dirac_batch,
+                     figures=_dirac_figures, final=_dirac_final)
+
+
+# ------------------------------------------------------------------------------------------------
+# CS 236 training with the kit's loop (python main.py --model gan | cgan), provided
+# ------------------------------------------------------------------------------------------------
+
+
+class CS236GAN(nn.Module):
+    """The CS 236 generator ``g`` and discriminator ``d`` (conditional or not), with the members
+    the kit's loop and metrics use (``generator``, ``discriminator``, ``sample_noise``, ``generate``).
+    A conditional model's ``generate(z)`` makes image i of class ``i mod K`` (every class equally)."""
+
+    def __init__(self, conditional: bool = False, dim_z: int = DIM_Z):
+        super().__init__()
+        self.conditional = conditional
+        self.g = ConditionalGenerator(dim_z) if conditional else Generator(dim_z)
+        self.d = ConditionalDiscriminator() if conditional else Discriminator()
+
+    generator = property(lambda self: self.g)
+    discriminator = property(lambda self: self.d)
+
+    def sample_noise(self, batch_size: int) -> torch.Tensor:
+        return torch.randn(batch_size, self.g.dim_z)
+
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.conditional:
+            return self.g(z)
+        if y is None:
+            y = torch.arange(len(z), device=z.device) % NUM_CLASSES
+        return self.g(z, y)
+
+
+CS236_LOSSES = {  # (discriminator's loss, generator's loss) per --loss_type
+    "nonsaturating": (loss_nonsaturating_d, loss_nonsaturating_g),
+    "wasserstein_gp": (loss_wasserstein_gp_d, loss_wasserstein_gp_g),
+}
+
+
+def _cs236_optimizers(model: CS236GAN, config) -> dict:
+    """Adam at ``--lr`` for both networks (the handout: 1e-3, betas (0.5, 0.999))."""
+    betas = (config.beta1, config.beta2)
+    return {"discriminator": torch.optim.Adam(model.d.parameters(), lr=config.lr, betas=betas),
+            "generator": torch.optim.Adam(model.g.parameters(), lr=config.lr, betas=betas)}
+
+
+def _cs236_step(config):
+    """A discriminator update on the chosen loss, then a generator update (each loss draws its own z)."""
+
+    def step(batch: dict, model: CS236GAN, optimizers: dict) -> dict:
+        x, device = batch["x"], batch["x"].device
+        if model.conditional:
+            labels, losses = (batch["y"],), (conditional_loss_nonsaturating_d, conditional_loss_nonsaturating_g)
+        else:
+            labels, losses = (), CS236_LOSSES[config.loss_type]
+        info = {}
+        for name, loss_fn in zip(("discriminator", "generator"), losses):
+            loss = loss_fn(model.g, model.d, x, *labels, device=device)
+            info[f"grad_norm/{name}"] = train._optimise(optimizers[name], loss, getattr(model, name).parameters())
+            info[f"{name}_loss"] = loss.item()
+        return info
+
+    return step
+
+
+CLASS_GRID_SEED = 0  # the noise of the class grids: the same 10 codes in every figure
+
+
+def _class_grid(model: CS236GAN, run) -> None:
+    """A conditional model's figure: one row per class, the same 10 latent codes in every row."""
+    import plots
+
+    with torch.no_grad():
+        z = torch.randn(10, model.g.dim_z, generator=torch.Generator().manual_seed(CLASS_GRID_SEED))
+        z = z.repeat(NUM_CLASSES, 1).to(run.device)  # (K * 10, Z): row k holds the 10 codes
+        y = torch.arange(NUM_CLASSES, device=run.device).repeat_interleave(10)  # (K * 10,): row k is class k
+        images = model.generate(z, y)
+    name = "classes" if run.done else f"classes_{run.step:06d}"
+    plots.save_image_grid(images.cpu(), run.figure_path(name), nrow=10)
+
+
+CS236 = train.Recipe(optimizers=_cs236_optimizers, step=_cs236_step, samples=train.gan_samples,
+                     final=train.frechet_distance)
+CS236_CONDITIONAL = train.Recipe(optimizers=_cs236_optimizers, step=_cs236_step, samples=train.gan_samples,
+                                 figures=_class_grid, final=train.frechet_distance)

@@ -154,6 +154,7 @@ def save_loss_curves(csv_path, path) -> list[Path]:
         axes.set_xlabel("step")
         axes.grid(alpha=0.3)
         axes.legend(fontsize="small")
+    return save_figure(figure, path)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -411,12 +411,13 @@ def recent_discriminator_loss(metrics_csv: Path, rows: int = 5) -> dict:
     return {"discriminator_loss": sum(losses[-rows:]) / len(losses[-rows:])} if losses else {}
 
 
-def frechet_final(model, run: Run) -> dict:
-    """Fréchet distance of 1000 samples to real images of the run's data set (``run.data.name``),
-    in the features of the kit's classifier (``metrics.py``), and :func:`diagnose_gan`'s paragraph
-    on it (``diagnosis``). Skipped by ``--smoke``.
+def frechet_distance(model, run: Run) -> dict:
+    """``{"frechet_distance": d}``: the Fréchet distance of 1000 samples to real images of the run's
+    data set (``run.data.name``), in the features of the kit's classifier (``metrics.py``); {} with
+    ``--smoke`` or without an image set.
 
-    The model's images must be in [-1, 1] (``model.generate``, ``model.sample_noise``)."""
+    The model's images are taken to lie in ``model.sample_range`` ((-1, 1) when it has none) and
+    are mapped to [-1, 1], the range of the reference images."""
     if run.config.smoke or not run.data.name:
         return {}
     import data
@@ -426,10 +427,18 @@ def frechet_final(model, run: Run) -> dict:
     cache = Path(run.config.data_root) / f"kit-classifier-{run.data.name}.pt"
     evaluator = metrics.FrechetEvaluator(reference, run.device, cache=cache)
     images = metrics.sample_images(model, evaluator.num_images, run.device)
-    distance = evaluator(images)
-    numbers = {"step": run.step, **recent_discriminator_loss(run.folder / "metrics.csv"), "frechet_distance": distance}
+    low, high = getattr(model, "sample_range", (-1.0, 1.0))
+    return {"frechet_distance": evaluator((images - low) / (high - low) * 2 - 1)}
+
+
+def frechet_final(model, run: Run) -> dict:
+    """:func:`frechet_distance`, and :func:`diagnose_gan`'s paragraph on it (``diagnosis``)."""
+    result = frechet_distance(model, run)
+    if not result:
+        return {}
+    numbers = {"step": run.step, **recent_discriminator_loss(run.folder / "metrics.csv"), **result}
     diagnosis = diagnose_gan(numbers, run.config)  # what the numbers say, in words
-    return {"frechet_distance": distance, **({"diagnosis": diagnosis} if diagnosis else {})}
+    return {**result, **({"diagnosis": diagnosis} if diagnosis else {})}
 
 
 GAN = Recipe(optimizers=gan_optimizers, step=gan_step, make_batch=gan_batch, samples=gan_samples,

@@ -249,10 +249,10 @@ def penalty_runner(name: str):
 
         critic = _critic(inputs)
         p, q = _tensor(inputs["p"]), _tensor(inputs["q"])
-        with torch.no_grad():
-            cp, cq = critic(p), critic(q)
+        with torch.no_grad():  # critic values the penalty may use
+            values_p, values_q = critic(p), critic(q)
         with replayed_noise(np.zeros(0), inputs["eps"]):
-            value = getattr(gan, name)(p, cp, q, cq, critic)
+            value = getattr(gan, name)(p, values_p, q, values_q, critic)
         return {"value": to_numpy(value), "critic_grad": _flat_grads(value, critic)}
 
     return run
@@ -374,17 +374,17 @@ def _standin_make_losses(loss_type, reg_type=None, reg_cf=1.0):
     sign = 1.0 if loss_type == "JSD" else -1.0
     weight = {None: 0.0, "GP": 1.0, "R1": 2.0}[reg_type] * reg_cf
 
-    def metric(p, q, critic):
+    def standin_metric(p, q, critic):
         return sign * critic(p).mean() - critic(q).mean() + 0.1 * (q**2).mean()
 
-    def critic_loss(p, q, critic):
-        return -metric(p, q, critic) + weight * (critic(p) ** 2).mean()
+    def standin_critic_loss(p, q, critic):
+        return -standin_metric(p, q, critic) + weight * (critic(p) ** 2).mean()
 
-    return metric, critic_loss
+    return standin_metric, standin_critic_loss
 
 
 def _standin_ema(source, target, alpha=0.998):
-    with torch.no_grad():
+    with torch.no_grad():  # the stand-in's update
         for t, s in zip(target.parameters(), source.parameters()):
             t.copy_(alpha * s + 3.0 * (1 - alpha))  # not an average: shows the call and its arguments
 

@@ -458,10 +458,10 @@ def test_make_losses_composes_the_estimate_and_the_regulariser(loss_type, reg_ty
     with replaced(gan, **STANDINS):  # stand-ins for jsd, w1, ogp and r1gp: this tests make_losses alone
         metric, critic_loss = gan.make_losses(loss_type, reg_type, 0.5)
         value, loss = metric(p, q, critic), critic_loss(p, q, critic)
-    cp, cq = critic(p), critic(q)
-    estimate = STANDINS["jsd" if loss_type == "JSD" else "w1"](cp, cq)
+    values_p, values_q = critic(p), critic(q)
+    estimate = STANDINS["jsd" if loss_type == "JSD" else "w1"](values_p, values_q)
     penalty = {None: 0.0, "GP": STANDINS["ogp"], "R1": STANDINS["r1gp"]}[reg_type]
-    expected_loss = -estimate + (0.5 * penalty(p, cp, q, cq, critic) if penalty else 0.0)
+    expected_loss = -estimate + (0.5 * penalty(p, values_p, q, values_q, critic) if penalty else 0.0)
     assert float(value) == pytest.approx(float(estimate), rel=1e-6), "metric(p, q, critic) = estimate(critic(p), critic(q))"
     assert float(loss) == pytest.approx(float(expected_loss), rel=1e-6), (
         "critic_loss = -estimate + reg_cf * regulariser(p, cp, q, cq, critic)")

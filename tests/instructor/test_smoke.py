@@ -20,7 +20,21 @@ def test_smoke_run(model, tmp_path):
     folder = tmp_path / "smoke"
     for name in ("final.pt", "latest.pt", "metrics.csv", "metrics.json", "config.json"):
         assert (folder / name).exists(), f"{model}: {name} missing"
-    assert sorted(p.suffix for p in (folder / "samples").iterdir()).count(".pdf") >= 1
+    recipe = main.recipe_of(main.MODELS[model])
+    if recipe.samples:
+        assert sorted(p.suffix for p in (folder / "samples").iterdir()).count(".pdf") >= 1
+    if recipe.figures:
+        assert any(p.suffix == ".png" for p in (folder / "figures").iterdir()), f"{model}: no figure written"
+    assert (folder / "loss_curves.png").exists() and (folder / "loss_curves.pdf").exists()
+
+
+@pytest.mark.slow
+def test_smoke_run_cs236_wgan_gp(tmp_path):
+    command = [sys.executable, "main.py", "--model", "gan", "--loss_type", "wasserstein_gp", "--smoke",
+               "--runs_dir", str(tmp_path), "--run_name", "smoke"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert '"loss_type": "wasserstein_gp"' in (tmp_path / "smoke" / "config.json").read_text()
 
 
 @pytest.mark.slow
