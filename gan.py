@@ -57,13 +57,19 @@ import train
 # CS 236
 # ================================================================================================
 
+# ASSIGNMENT: cs236-hw3
 DIM_Z = 64  # Z: the latent width of the CS 236 generators
+# ASSIGNMENT: cs236-hw3
 NUM_CLASSES = 10  # K: Fashion-MNIST's classes
+# ASSIGNMENT: cs236-hw3
 HIDDEN = 512  # width of the fully connected layers of both networks
+# ASSIGNMENT: cs236-hw3
 LEAKY_SLOPE = 0.1  # the discriminators' LeakyReLU slope
+# ASSIGNMENT: cs236-hw3
 GP_WEIGHT = 10.0  # lambda of WGAN-GP: "a setting that usually works"
 
 
+# ASSIGNMENT: cs236-hw3
 class Reshape(nn.Module):
     """Reshape each example to ``shape`` (the batch dimension is kept)."""
 
@@ -75,6 +81,7 @@ class Reshape(nn.Module):
         return x.reshape(len(x), *self.shape)
 
 
+# ASSIGNMENT: cs236-hw3
 def _generator_body(in_features: int, num_channels: int) -> nn.Sequential:
     """(B, in_features) -> (B, num_channels, 28, 28): two linear layers to a 64 x 7 x 7 map, then
     two rounds of PixelShuffle(2) (4 channels become a 2 x 2 block) and a 3 x 3 convolution."""
@@ -89,6 +96,7 @@ def _generator_body(in_features: int, num_channels: int) -> nn.Sequential:
     )
 
 
+# ASSIGNMENT: cs236-hw3
 def _discriminator_body(num_outputs: int) -> nn.Sequential:
     """(B, 1, 28, 28) -> (B, num_outputs): two strided 4 x 4 convolutions, two linear layers."""
     return nn.Sequential(
@@ -100,6 +108,7 @@ def _discriminator_body(num_outputs: int) -> nn.Sequential:
     )
 
 
+# ASSIGNMENT: cs236-hw3
 class Generator(nn.Module):
     """z (B, Z) -> images (B, C, 28, 28), unbounded (provided)."""
 
@@ -112,6 +121,7 @@ class Generator(nn.Module):
         return self.net(z)
 
 
+# ASSIGNMENT: cs236-hw3
 class Discriminator(nn.Module):
     """Images (B, 1, 28, 28) -> logits (B,) (provided)."""
 
@@ -123,6 +133,7 @@ class Discriminator(nn.Module):
         return self.net(x).squeeze(1)  # (B,)
 
 
+# ASSIGNMENT: cs236-hw3
 class ConditionalGenerator(nn.Module):
     """(z (B, Z), labels y (B,)) -> images (B, C, 28, 28): the one-hot label is concatenated to z
     (provided)."""
@@ -137,6 +148,7 @@ class ConditionalGenerator(nn.Module):
         return self.net(torch.cat([z, one_hot], dim=1))
 
 
+# ASSIGNMENT: cs236-hw3
 class ConditionalDiscriminator(nn.Module):
     r"""(images (B, 1, 28, 28), labels y (B,)) -> logits (B,): the projection discriminator
     :math:`h(x, y) = \mathbf y^\top (A \varphi(x) + b)`. The trunk computes :math:`\varphi(x)`, its
@@ -323,7 +335,9 @@ def loss_wasserstein_gp_g(g, d, x_real: torch.Tensor, *, device) -> torch.Tensor
 # generator minimises a metric (an estimate of a divergence); the critic minimises
 # -metric + reg_cf * regulariser. A generator is called without arguments and draws its own noise.
 
+# ASSIGNMENT: ift6135-a3
 AVAILABLE_LOSSES = ["JSD", "W1"]
+# ASSIGNMENT: ift6135-a3
 AVAILABLE_REGULARIZERS = ["GP", "R1", None]
 
 
@@ -413,6 +427,7 @@ def r1gp(p: torch.Tensor, cp: torch.Tensor, q: torch.Tensor, cq: torch.Tensor, c
     # END SOLUTION
 
 
+# ASSIGNMENT: ift6135-a3
 def _check_choice(what: str, value, choices) -> None:
     if value not in choices:
         raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(str, choices))}")
@@ -538,11 +553,15 @@ def make_train_step(loss_type: str, critic_inner_iters: int = 1, reg_type: str |
 # C(x) = psi x. The only equilibrium is (theta, psi) = (0, 0). Training runs the module's own
 # make_losses / make_train_step, so the trajectories show what the graded functions do.
 
+# ASSIGNMENT: ift6135-a3
 DIRAC_START = (1.0, 1.0)  # (theta, psi) at step 0
+# ASSIGNMENT: ift6135-a3
 DIRAC_LR = 0.2  # SGD step of both players
+# ASSIGNMENT: ift6135-a3
 DIRAC_STEPS = 500
 
 
+# ASSIGNMENT: ift6135-a3
 class DiracGenerator(nn.Module):
     """A point mass at ``theta``: ``generator()`` returns (1,) samples equal to theta."""
 
@@ -554,6 +573,7 @@ class DiracGenerator(nn.Module):
         return self.theta * 1.0  # (1,): a new tensor each call, like a sampled batch
 
 
+# ASSIGNMENT: ift6135-a3
 class DiracCritic(nn.Module):
     """The linear critic C(x) = psi x on scalar samples (N,) -> (N,)."""
 
@@ -565,6 +585,7 @@ class DiracCritic(nn.Module):
         return self.psi * x
 
 
+# ASSIGNMENT: ift6135-a3
 @dataclass(frozen=True)
 class DiracConfig:
     """One training configuration of the Dirac GAN (the arguments of make_train_step)."""
@@ -576,6 +597,7 @@ class DiracConfig:
     title: str = ""
 
 
+# ASSIGNMENT: ift6135-a3
 DIRAC_CONFIGS: dict[str, DiracConfig] = {
     "gan": DiracConfig("JSD", title="unregularised GAN (JSD)"),
     "wgan": DiracConfig("W1", title="WGAN (W1, no penalty)"),
@@ -624,6 +646,7 @@ class DiracGame(nn.Module):
         return float(np.hypot(*self.path[-1]))
 
 
+# ASSIGNMENT: ift6135-a3
 def _repeat(batch: torch.Tensor):
     while True:
         yield batch
@@ -759,6 +782,7 @@ def _cs236_step(config):
     return step
 
 
+# ASSIGNMENT: cs236-hw3
 CLASS_GRID_SEED = 0  # the noise of the class grids: the same 10 codes in every figure
 
 

@@ -61,6 +61,15 @@ CSCD84_GAN = {
 # The VAEs read these settings: trained in epochs with one Adam optimiser, evaluated each epoch.
 VAE_SETTINGS = {"uses": ("epochs", "batch_size", "lr", "eval_every", "binarize")}
 
+# Stanford CS 236: Fashion-MNIST in [-1, 1], batch 64, Adam 1e-3 with betas (0.5, 0.999), one epoch.
+# ASSIGNMENT: cs236-hw3
+CS236_GAN = {
+    "data": "fashion-mnist", "transform": "plain",
+    "defaults": {"steps": 300, "batch_size": 64, "lr": 1e-3, "beta1": 0.5, "beta2": 0.999, "sample_every": 150,
+                 "log_every": 10},
+    "presets": {"full": {"epochs": 1, "sample_every": 50}},
+}
+
 MODELS: dict[str, ModelEntry] = {
     "mlp": ModelEntry("MLP generator and MLP discriminator (provided)", "mlp", "MLPGAN", {"noise_dim": 100},
                       **CSCD84_GAN),
@@ -79,41 +88,33 @@ MODELS: dict[str, ModelEntry] = {
                          data="data:binarized_mnist_splits", **VAE_SETTINGS,
                          defaults={"epochs": 20, "batch_size": 64, "lr": 1e-3},
                          presets={"full": {"epochs": 20, "lr": 3e-4}}),
+    # The UIUC CS 446 DCGAN: MNIST in [0, 1], batch 256, Adam 2e-4 with torch's default betas; the
+    # handout trains 100 epochs ("reasonable images after around 30").
+    "dcgan": ModelEntry(
+        "CS 446 DCGAN on MNIST (DNet, GNet, BCE on logits)", "dcgan", "GAN", {"zdim": 64}, recipe="dcgan:RECIPE",
+        data="mnist", transform="unit",
+        uses=("steps", "epochs", "batch_size", "lr_discriminator", "lr_generator", "beta1", "beta2"),
+        defaults={"steps": 400, "batch_size": 256, "lr_discriminator": 2e-4, "lr_generator": 2e-4,
+                  "beta1": 0.9, "beta2": 0.999, "sample_every": 200, "log_every": 10},
+        presets={"full": {"epochs": 100, "sample_every": 2350}},
+    ),
+    "gan": ModelEntry(
+        "CS 236 GAN on Fashion-MNIST (--loss_type nonsaturating | wasserstein_gp)", "gan", "CS236GAN", {},
+        recipe="gan:CS236", uses=("steps", "epochs", "batch_size", "lr", "beta1", "beta2", "loss_type"), **CS236_GAN,
+    ),
+    "cgan": ModelEntry(
+        "CS 236 conditional GAN (projection discriminator) on Fashion-MNIST, a grid with one class per row",
+        "gan", "CS236GAN", {"conditional": True}, recipe="gan:CS236_CONDITIONAL",
+        uses=("steps", "epochs", "batch_size", "lr", "beta1", "beta2"), **CS236_GAN,
+    ),
+    # IFT6135 problem 2.6: every Dirac-GAN configuration from (theta, psi) = (1, 1), SGD steps of 0.2;
+    # the quick setting is the experiment in full.
+    "dirac": ModelEntry(
+        "IFT6135 Dirac GAN: parameter trajectories of five configurations", "gan", "DiracGANs", {},
+        recipe="gan:DIRAC", data=None, uses=("steps", "lr"),
+        defaults={"steps": 500, "lr": 0.2, "sample_every": 500, "log_every": 10}, presets={"full": {}},
+    ),
 }
-
-# The UIUC CS 446 DCGAN: MNIST in [0, 1], batch 256, Adam 2e-4 with torch's default betas; the
-# handout trains 100 epochs ("reasonable images after around 30").
-MODELS["dcgan"] = ModelEntry(
-    "CS 446 DCGAN on MNIST (DNet, GNet, BCE on logits)", "dcgan", "GAN", {"zdim": 64}, recipe="dcgan:RECIPE",
-    data="mnist", transform="unit",
-    uses=("steps", "epochs", "batch_size", "lr_discriminator", "lr_generator", "beta1", "beta2"),
-    defaults={"steps": 400, "batch_size": 256, "lr_discriminator": 2e-4, "lr_generator": 2e-4,
-              "beta1": 0.9, "beta2": 0.999, "sample_every": 200, "log_every": 10},
-    presets={"full": {"epochs": 100, "sample_every": 2350}},
-)
-
-# Stanford CS 236: Fashion-MNIST in [-1, 1], batch 64, Adam 1e-3 with betas (0.5, 0.999), one epoch.
-CS236_GAN = {
-    "data": "fashion-mnist", "transform": "plain",
-    "defaults": {"steps": 300, "batch_size": 64, "lr": 1e-3, "beta1": 0.5, "beta2": 0.999, "sample_every": 150,
-                 "log_every": 10},
-    "presets": {"full": {"epochs": 1, "sample_every": 50}},
-}
-MODELS["gan"] = ModelEntry(
-    "CS 236 GAN on Fashion-MNIST (--loss_type nonsaturating | wasserstein_gp)", "gan", "CS236GAN", {},
-    recipe="gan:CS236", uses=("steps", "epochs", "batch_size", "lr", "beta1", "beta2", "loss_type"), **CS236_GAN)
-MODELS["cgan"] = ModelEntry(
-    "CS 236 conditional GAN (projection discriminator) on Fashion-MNIST, a grid with one class per row",
-    "gan", "CS236GAN", {"conditional": True}, recipe="gan:CS236_CONDITIONAL",
-    uses=("steps", "epochs", "batch_size", "lr", "beta1", "beta2"), **CS236_GAN)
-
-# IFT6135 problem 2.6: every Dirac-GAN configuration from (theta, psi) = (1, 1), SGD steps of 0.2.
-MODELS["dirac"] = ModelEntry(
-    "IFT6135 Dirac GAN: parameter trajectories of five configurations", "gan", "DiracGANs", {},
-    recipe="gan:DIRAC", data=None, uses=("steps", "lr"),
-    defaults={"steps": 500, "lr": 0.2, "sample_every": 500, "log_every": 10},
-    presets={"full": {}},  # the quick setting is the experiment in full
-)
 
 SMOKE_ITEMS = 256  # --smoke trains (and evaluates) on this many examples of each split only
 

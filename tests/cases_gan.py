@@ -157,26 +157,6 @@ def cs236_runner(name: str, trains: str):
     return run
 
 
-CASES = [
-    Case(NS_D, "ns_d_small", seed=201, make_inputs=cs236_inputs(), run=cs236_runner(NS_D, "d")),
-    Case(NS_D, "ns_d_large_logits", seed=202, make_inputs=cs236_inputs(batch=6, logit_scale=200.0),
-         run=cs236_runner(NS_D, "d")),
-    Case(NS_G, "ns_g_small", seed=211, make_inputs=cs236_inputs(), run=cs236_runner(NS_G, "g")),
-    Case(NS_G, "ns_g_large_logits", seed=212, make_inputs=cs236_inputs(batch=6, logit_scale=-200.0),
-         run=cs236_runner(NS_G, "g")),
-    Case(CNS_D, "cns_d_small", seed=221, make_inputs=cs236_inputs(classes=3), run=cs236_runner(CNS_D, "d")),
-    Case(CNS_D, "cns_d_large_logits", seed=222, make_inputs=cs236_inputs(batch=6, classes=4, logit_scale=200.0),
-         run=cs236_runner(CNS_D, "d")),
-    Case(CNS_G, "cns_g_small", seed=231, make_inputs=cs236_inputs(classes=3), run=cs236_runner(CNS_G, "g")),
-    Case(CNS_G, "cns_g_large_logits", seed=232, make_inputs=cs236_inputs(batch=6, classes=4, logit_scale=-200.0),
-         run=cs236_runner(CNS_G, "g")),
-    Case(WGP_D, "wgp_d_small", seed=241, make_inputs=cs236_inputs(), run=cs236_runner(WGP_D, "d")),
-    Case(WGP_D, "wgp_d_larger", seed=242, make_inputs=cs236_inputs(batch=6, dim_z=5, image=(1, 4, 4)),
-         run=cs236_runner(WGP_D, "d")),
-    Case(WGP_G, "wgp_g_small", seed=251, make_inputs=cs236_inputs(), run=cs236_runner(WGP_G, "g")),
-    Case(WGP_G, "wgp_g_larger", seed=252, make_inputs=cs236_inputs(batch=6, dim_z=5, image=(1, 4, 4)),
-         run=cs236_runner(WGP_G, "g")),
-]
 
 
 # ================================================================================================
@@ -424,7 +404,25 @@ def run_step(inputs: dict) -> dict:
             "test_generator": _flat_params(test_generator), "generator_calls": np.array(generator.calls)}
 
 
-CASES += [
+CASES = [
+    Case(NS_D, "ns_d_small", seed=201, make_inputs=cs236_inputs(), run=cs236_runner(NS_D, "d")),
+    Case(NS_D, "ns_d_large_logits", seed=202, make_inputs=cs236_inputs(batch=6, logit_scale=200.0),
+         run=cs236_runner(NS_D, "d")),
+    Case(NS_G, "ns_g_small", seed=211, make_inputs=cs236_inputs(), run=cs236_runner(NS_G, "g")),
+    Case(NS_G, "ns_g_large_logits", seed=212, make_inputs=cs236_inputs(batch=6, logit_scale=-200.0),
+         run=cs236_runner(NS_G, "g")),
+    Case(CNS_D, "cns_d_small", seed=221, make_inputs=cs236_inputs(classes=3), run=cs236_runner(CNS_D, "d")),
+    Case(CNS_D, "cns_d_large_logits", seed=222, make_inputs=cs236_inputs(batch=6, classes=4, logit_scale=200.0),
+         run=cs236_runner(CNS_D, "d")),
+    Case(CNS_G, "cns_g_small", seed=231, make_inputs=cs236_inputs(classes=3), run=cs236_runner(CNS_G, "g")),
+    Case(CNS_G, "cns_g_large_logits", seed=232, make_inputs=cs236_inputs(batch=6, classes=4, logit_scale=-200.0),
+         run=cs236_runner(CNS_G, "g")),
+    Case(WGP_D, "wgp_d_small", seed=241, make_inputs=cs236_inputs(), run=cs236_runner(WGP_D, "d")),
+    Case(WGP_D, "wgp_d_larger", seed=242, make_inputs=cs236_inputs(batch=6, dim_z=5, image=(1, 4, 4)),
+         run=cs236_runner(WGP_D, "d")),
+    Case(WGP_G, "wgp_g_small", seed=251, make_inputs=cs236_inputs(), run=cs236_runner(WGP_G, "g")),
+    Case(WGP_G, "wgp_g_larger", seed=252, make_inputs=cs236_inputs(batch=6, dim_z=5, image=(1, 4, 4)),
+         run=cs236_runner(WGP_G, "g")),
     Case(JSD, "jsd_small", seed=301, make_inputs=critic_values_inputs(), run=critic_values_runner("jsd")),
     Case(JSD, "jsd_large_values", seed=302, make_inputs=critic_values_inputs(scale=100.0), run=critic_values_runner("jsd")),
     Case(W1, "w1_small", seed=311, make_inputs=critic_values_inputs(), run=critic_values_runner("w1")),
@@ -435,9 +433,12 @@ CASES += [
     Case(R1GP, "r1gp_scalar_samples", seed=331, make_inputs=penalty_inputs(), run=penalty_runner("r1gp")),
     Case(R1GP, "r1gp_image_samples", seed=332, make_inputs=penalty_inputs(count=5, shape=(3, 2, 2)),
          run=penalty_runner("r1gp")),
-    *[Case(LOSSES, f"losses_{LOSS_TYPES[loss].lower()}_{str(REG_TYPES[reg]).lower()}", seed=340 + 3 * loss + reg,
-           make_inputs=losses_inputs(loss, reg, reg_cf=2.5 if reg else 1.0), run=run_losses)
-      for loss in range(2) for reg in range(3)],
+    Case(LOSSES, "losses_jsd_none", seed=340, make_inputs=losses_inputs(0, 0, reg_cf=1.0), run=run_losses),
+    Case(LOSSES, "losses_jsd_gp", seed=341, make_inputs=losses_inputs(0, 1, reg_cf=2.5), run=run_losses),
+    Case(LOSSES, "losses_jsd_r1", seed=342, make_inputs=losses_inputs(0, 2, reg_cf=2.5), run=run_losses),
+    Case(LOSSES, "losses_w1_none", seed=343, make_inputs=losses_inputs(1, 0, reg_cf=1.0), run=run_losses),
+    Case(LOSSES, "losses_w1_gp", seed=344, make_inputs=losses_inputs(1, 1, reg_cf=2.5), run=run_losses),
+    Case(LOSSES, "losses_w1_r1", seed=345, make_inputs=losses_inputs(1, 2, reg_cf=2.5), run=run_losses),
     Case(EMA, "ema_alpha_0_9", seed=351, make_inputs=ema_inputs(), run=run_ema),
     Case(EMA, "ema_alpha_0_5", seed=352, make_inputs=ema_inputs(width=2, alpha=0.5), run=run_ema),
     Case(STEP, "step_one_critic_update", seed=361, make_inputs=step_inputs(), run=run_step),
