@@ -3,6 +3,7 @@
 from tests.instructor.mutation import Mutation
 
 F = "vae.py"
+FAILURES_NAME_THE_MISTAKE = True  # test_mutations checks that each failure names its mistake
 BERN_LINE = "return (torch.xlogy(target, mu) + torch.xlogy(1 - target, 1 - mu)).sum(dim=1)  # (B,)"
 NORMAL_LINE = "return -0.5 * (LOG_2PI + logvar + (z - mu) ** 2 * torch.exp(-logvar)).sum(dim=1)  # (B,)"
 LME_LINE = "return torch.log(torch.exp(y - shift).mean(dim=1)) + shift.squeeze(1)  # (B,)"
