@@ -25,6 +25,7 @@ A dataset item is ``(image, label)``: a float32 tensor (C, H, W) and a Python in
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import math
 import importlib.util
@@ -521,7 +522,7 @@ def text_point_cloud(text: str = TEXT, noise: float = TEXT_NOISE, seed: int | No
 
 
 # Moons (CS236's MAF) and the targets of IFT6135's planar flows. Points are float32 arrays
-# (N, 2); training wraps them as ``PointDataset`` items ``(point, 0)``.
+# (N, 2); ``moons`` and ``planar_targets`` wrap them as the loop's Splits of TensorDatasets.
 
 MOONS_SIZE = 30_000  # points drawn before the split (the handout's --n_samples)
 MOONS_SPLIT = (24_000, 3_000, 3_000)  # train, validation, test
@@ -561,18 +562,59 @@ def moons_splits(seed: int = MOONS_SEED, n: int = MOONS_SIZE, split: tuple[int, 
     return {"train": points[:ends[0]], "val": points[ends[0]:ends[1]], "test": points[ends[1]:]}
 
 
-class PointDataset(Dataset):
-    """2-D points as a data set of ``(point, 0)`` items: point a float32 tensor (2,)."""
+def moon_curve(t: np.ndarray) -> np.ndarray:
+    """Both half circles at parameters t in [0, pi]: shape (2 len(t), 2)."""
+    outer = np.stack([np.cos(t), np.sin(t)], axis=1)
+    inner = np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], axis=1)
+    return np.concatenate([outer, inner])
 
-    def __init__(self, points: np.ndarray, source: str = ""):
-        self.points = torch.as_tensor(np.ascontiguousarray(points, dtype=np.float32))
-        self.source = source
 
-    def __len__(self) -> int:
-        return len(self.points)
+def moons_variances(noise: float = MOONS_NOISE) -> tuple[float, float]:
+    """Per-coordinate variance of the noisy moons (t uniform on [0, pi], each moon with prob 1/2).
 
-    def __getitem__(self, index: int):
-        return self.points[index], 0
+    x: E x = 1/2, E x^2 = (1/2 + 3/2)/2 = 1;  y: E y = 1/4, E y^2 = (1/2 + 3/4 - 2/pi)/2.
+    """
+    var_x = 1.0 - 0.25 + noise**2
+    var_y = 0.5 * (0.5 + 0.75 - 2.0 / np.pi) - 0.0625 + noise**2
+    return var_x, var_y
+
+
+@functools.lru_cache(maxsize=None)  # pure and slow-ish: the tests ask for it twice
+def moons_entropy(noise: float = MOONS_NOISE, curve_points: int = 300, hermite_nodes: int = 8) -> float:
+    """Differential entropy (nats) of the standardised moons distribution, by deterministic quadrature.
+
+    H = -E log p(x), x = c(t) + noise * e, t uniform on [0, pi] (midpoint rule, ``curve_points``
+    per moon), e ~ N(0, I_2) (Gauss-Hermite rule, ``hermite_nodes`` per axis), where
+    p(x) = mean over the curve of N(x; c(t'), noise^2 I) uses the same fine grid of t'. The curve
+    spacing (pi / curve_points) is far below the noise, so the mixture is accurate. Standardising
+    divides each coordinate by its std, which lowers the entropy by log(std_x std_y).
+    """
+    curve = moon_curve((np.arange(curve_points) + 0.5) * np.pi / curve_points)  # (2P, 2), both moons
+    nodes, weights = np.polynomial.hermite_e.hermegauss(hermite_nodes)  # for exp(-e^2 / 2)
+    weights = weights / weights.sum()
+    e = np.stack(np.meshgrid(nodes, nodes, indexing="ij"), axis=-1).reshape(-1, 2)  # (N^2, 2)
+    w = np.outer(weights, weights).reshape(-1)  # (N^2,)
+    centres = curve[::3]  # every third curve point as the data centre: still far finer than the noise
+    x = (centres[:, None, :] + noise * e[None]).reshape(-1, 2)  # (C N^2, 2)
+    log_p = np.empty(len(x))
+    for start in range(0, len(x), 2000):
+        chunk = x[start:start + 2000]
+        logits = -np.sum((chunk[:, None, :] - curve[None]) ** 2, axis=-1) / (2 * noise**2)
+        top = logits.max(axis=1, keepdims=True)
+        log_p[start:start + 2000] = (top[:, 0] + np.log(np.exp(logits - top).mean(axis=1))
+                                     - np.log(2 * np.pi * noise**2))
+    entropy = -np.mean(log_p.reshape(len(centres), -1) @ w)
+    var_x, var_y = moons_variances(noise)
+    return float(entropy - 0.5 * np.log(var_x * var_y))
+
+
+def moons(config=None) -> Splits:
+    """The MAF's data as the training loop takes it: the splits of :func:`moons_splits` as
+    ``TensorDataset``s of (N, 2) points, with the data's entropy (``info["entropy"]``, nats)."""
+    arrays = moons_splits()
+    sets = {key: torch.utils.data.TensorDataset(torch.from_numpy(value)) for key, value in arrays.items()}
+    return Splits(train=sets["train"], validation=sets["val"], test=sets["test"], name="moons",
+                  info={"entropy": moons_entropy()})
 
 
 # Planar-flow targets: unnormalised densities p(z) proportional to exp(-U(z)), given by their
@@ -659,6 +701,26 @@ def point_samples(name: str, n: int = POINT_SETS_SIZE, seed: int = POINT_SETS_SE
     return sample_target(name, n, np.random.default_rng(seed)).astype(np.float32)
 
 
+PLANAR_VALIDATION = 5_000  # held-out samples of each target, for the validation NLL
+
+
+def planar_targets(config=None) -> Splits:
+    """The planar flows' data as the training loop takes it.
+
+    ``train`` is a ``TensorDataset`` of the two seeded sample sets (arcs, sine), 20 000 points
+    each, drawn in pairs; ``validation`` the same with 5 000 fresh samples of each (another seed).
+    ``info[name]`` holds each target's :func:`target_constants` (``log_z``, ``entropy``).
+    """
+    names = tuple(ENERGIES)
+
+    def sets(n: int, seed: int):
+        return torch.utils.data.TensorDataset(*(torch.from_numpy(point_samples(name, n, seed)) for name in names))
+
+    return Splits(train=sets(POINT_SETS_SIZE, POINT_SETS_SEED), validation=sets(PLANAR_VALIDATION, POINT_SETS_SEED + 1),
+                  name="planar targets", info={name: target_constants(name) for name in names})
+
+
+# ----------------------------------------------------------------------------------------------
 # Binarised MNIST (the VAEs of CS446 and IFT6135): train / validation / test splits
 # ----------------------------------------------------------------------------------------------
 # Pixels become 0 or 1 in one of two ways:

@@ -18,6 +18,9 @@ by adding them: :math:`\log p_x(x) = \log p_z(z) + \log\lvert\det \partial z/\pa
 Shapes follow the two courses' original code: the CS236 classes return ``log_det`` of shape
 (B,), the IFT6135 planar layers (B, 1).
 
+Training (``python main.py --model maf`` or ``--model planar``) goes through the kit's one loop
+with the recipes at the end of this module.
+
 Letters used for shapes: B batch, D data dimension (2 for every data set here), H hidden width
 of a MADE, K number of planar layers.
 """
@@ -31,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from train import Recipe
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -39,6 +44,7 @@ LOG_2PI = math.log(2 * math.pi)
 # ============================================================================================
 
 
+# ASSIGNMENT: cs236-hw3
 class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by a fixed 0/1 mask (a buffer) on every call.
 
@@ -54,6 +60,7 @@ class MaskedLinear(nn.Linear):
         return F.linear(x, self.mask * self.weight, self.bias)
 
 
+# ASSIGNMENT: cs236-hw3
 class PermuteLayer(nn.Module):
     """Reverses the order of the D coordinates; placed between MADE blocks so that every
     coordinate gets to be conditioned on the others.
@@ -234,6 +241,7 @@ class MAF(nn.Module):
 # IFT6135: planar flows
 # ============================================================================================
 
+# ASSIGNMENT: ift6135-a3
 PLANAR_INIT_STD = 0.01  # std of the initial u and w: every layer starts close to the identity
 
 
@@ -386,3 +394,220 @@ def loss2(target_density: torch.Tensor, z0: torch.Tensor, logdet: torch.Tensor) 
     log_base = -0.5 * (z0**2).sum(dim=1, keepdim=True) - 0.5 * dim * LOG_2PI  # (B, 1)
     return log_base - logdet + target_density[:, None]
     # END SOLUTION
+
+
+# ============================================================================================
+# Training with the kit's loop (train.py): the recipes of ``--model maf`` and ``--model planar``
+# ============================================================================================
+
+NUM_FIGURE_SAMPLES = 1_000  # samples drawn for each figure (the CS236 handout's 1 000)
+# ASSIGNMENT: cs236-hw3
+MAF_WEIGHT_DECAY = 1e-6  # Adam's weight decay in the original run_flow.py
+# ASSIGNMENT: cs236-hw3
+MOONS_EXTENT = (-2.5, 2.5, -2.5, 2.5)  # axes of the moons figures (standardised data)
+# ASSIGNMENT: ift6135-a3
+PLANAR_EXTENT = (-4.0, 4.0, -4.0, 4.0)  # axes of the planar figures
+# ASSIGNMENT: ift6135-a3
+PLANAR_LAYERS = (2, 8, 32)  # K, the handout's numbers of planar layers
+# ASSIGNMENT: ift6135-a3
+PLANAR_MODES = ("samples", "density")  # trained from samples (loss1) or from an energy (loss2)
+# ASSIGNMENT: ift6135-a3
+PLANAR_EVAL_SAMPLES = 5_000  # base samples of each reverse-KL estimate
+# ASSIGNMENT: ift6135-a3
+PLANAR_EVAL_SEED = 0  # their seed: every evaluation uses the same draws, so curves are smooth
+
+
+def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def maf_optimizers(model, config) -> dict:
+    """Adam at ``--lr`` with the original's small weight decay."""
+    return {"model": torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=MAF_WEIGHT_DECAY)}
+
+
+# ASSIGNMENT: cs236-hw3
+def maf_step(config):
+    """One maximum-likelihood step on a batch of points: minimise ``MAF.loss`` (mean NLL, nats)."""
+
+    def step(batch, model, optimizers) -> dict:
+        loss = model.loss(batch["x"])
+        _descend(optimizers["model"], loss)
+        return {"nll_loss": loss.item()}
+
+    return step
+
+
+def split_nll(model: MAF, dataset, device) -> float:
+    """Mean negative log-likelihood (nats) of a whole split (a TensorDataset of points)."""
+    with torch.no_grad():
+        return -model.log_probs(dataset.tensors[0].to(device)).item()
+
+
+def maf_evaluate(model: MAF, run) -> dict:
+    """Validation and test NLL (nats) after each epoch, as the handout's run_flow.py reports them."""
+    return {"val/nll": split_nll(model, run.data.validation, run.device),
+            "val/test_nll": split_nll(model, run.data.test, run.device)}
+
+
+def maf_figures(model: MAF, run) -> None:
+    """1 000 samples over the training data: ``figures/samples_epochNNN`` (``samples`` at the end)."""
+    from plots import PlanePanel, save_plane_panels
+
+    samples = model.sample(run.device, NUM_FIGURE_SAMPLES)
+    data = run.data.train.tensors[0][:NUM_FIGURE_SAMPLES].numpy()
+    epoch = round(run.epoch)
+    panels = [PlanePanel("data (1 000 training points)", MOONS_EXTENT, points=data),
+              PlanePanel(f"{NUM_FIGURE_SAMPLES} MAF samples, epoch {epoch}", MOONS_EXTENT, points=samples,
+                         reference=data)]
+    save_plane_panels(panels, run.figure_path("samples" if run.done else f"samples_epoch{epoch:03d}"), ncols=2)
+
+
+def maf_final(model: MAF, run) -> dict:
+    """Test NLL next to its floor, the data's entropy (no model's expected NLL can be lower)."""
+    entropy = run.data.info.get("entropy")
+    result = {"test_nll": split_nll(model, run.data.test, run.device)}
+    if entropy is not None:
+        result.update({"data_entropy": entropy, "test_nll_above_entropy": result["test_nll"] - entropy})
+        print(f"test NLL {result['test_nll']:.4f} nats; the data's entropy, its floor: {entropy:.4f} nats")
+    return result
+
+
+class PlanarExperiments(nn.Module):
+    """Every planar flow of IFT6135's problem 3 in one module, trained side by side.
+
+    One ``Flow`` per (mode, target, K): mode "samples" fits the target's sample set with
+    ``loss1``, mode "density" fits its energy with ``loss2``. The flows share nothing; one
+    optimiser over all of them is the same as one per flow, as RMSprop and Adam act on each
+    parameter separately.
+    """
+
+    def __init__(self, layers=PLANAR_LAYERS, targets=("arcs", "sine"), modes=PLANAR_MODES, dim: int = 2):
+        super().__init__()
+        self.dim = dim
+        self.runs = [(mode, target, k) for mode in modes for target in targets for k in layers]
+        self.flows = nn.ModuleDict({self.name(mode, target, k): Flow(dim, k) for mode, target, k in self.runs})
+
+    @staticmethod
+    def name(mode: str, target: str, k: int) -> str:
+        return f"{mode}/{target}/K{k}"
+
+    def flow(self, mode: str, target: str, k: int) -> Flow:
+        return self.flows[self.name(mode, target, k)]
+
+    def nll(self, target: str, k: int, points: torch.Tensor) -> torch.Tensor:
+        """Per-point NLL (B, 1) of ``points`` under the flow fitted to the target's samples."""
+        return loss1(*self.flow("samples", target, k)(points))
+
+    def reverse_kl_terms(self, target: str, k: int, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(``loss2`` per sample (B, 1), the samples z_K (B, D)) of the flow fitted to the energy."""
+        import data
+
+        z, logdet = self.flow("density", target, k)(z0)
+        return loss2(data.ENERGIES[target](z), z0, logdet), z
+
+
+# ASSIGNMENT: ift6135-a3
+def planar_optimizers(model, config) -> dict:
+    """RMSprop at ``--lr``, as the original experiments."""
+    return {"model": torch.optim.RMSprop(model.parameters(), lr=config.lr)}
+
+
+# ASSIGNMENT: ift6135-a3
+def planar_batch(arcs: torch.Tensor, sine: torch.Tensor, model, device) -> dict:
+    return {"arcs": arcs, "sine": sine}
+
+
+def planar_step(config):
+    """One update of every flow: loss1 on a batch of its target's samples, or loss2 on a batch of
+    ``--batch_size`` base samples, each averaged over its batch (the original's ``torch.mean``)."""
+
+    def step(batch, model: PlanarExperiments, optimizers) -> dict:
+        losses = {}
+        for mode, target, k in model.runs:
+            if mode == "samples":
+                losses[(mode, target, k)] = model.nll(target, k, batch[target]).mean()
+            else:
+                z0 = torch.randn(config.batch_size, model.dim, device=batch[target].device)
+                losses[(mode, target, k)] = model.reverse_kl_terms(target, k, z0)[0].mean()
+        _descend(optimizers["model"], sum(losses.values()))
+        return {f"{model.name(*key)}_loss": value.item() for key, value in losses.items()}
+
+    return step
+
+
+def planar_evaluate(model: PlanarExperiments, run) -> dict:
+    """Validation NLL of each samples flow; reverse KL(q || p) = mean loss2 + log Z of each density flow."""
+    targets = list(run.data.info)
+    generator = torch.Generator().manual_seed(PLANAR_EVAL_SEED)
+    z0 = torch.randn(PLANAR_EVAL_SAMPLES, model.dim, generator=generator).to(run.device)
+    result = {}
+    with torch.no_grad():
+        for mode, target, k in model.runs:
+            if mode == "samples":
+                points = run.data.validation.tensors[targets.index(target)].to(run.device)
+                result[f"val/nll/{target}/K{k}"] = model.nll(target, k, points).mean().item()
+            else:
+                terms, _ = model.reverse_kl_terms(target, k, z0)
+                result[f"val/kl/{target}/K{k}"] = terms.mean().item() + run.data.info[target]["log_z"]
+    return result
+
+
+def planar_figures(model: PlanarExperiments, run) -> None:
+    """``figures/densities``: the density learned from samples, per target and K, next to the
+    samples; ``figures/samples``: 1 000 samples of each flow fitted to an energy, over the target."""
+    import data
+    from plots import PlanePanel, plane_grid, save_plane_panels
+
+    suffix = "" if run.done else f"_step{run.step:06d}"
+    grid = torch.from_numpy(plane_grid(PLANAR_EXTENT)).float().to(run.device)
+    cells = int(round(len(grid) ** 0.5))
+    targets = list(run.data.info)
+    modes = {mode for mode, _, _ in model.runs}
+    layers = sorted({k for _, _, k in model.runs})
+    with torch.no_grad():
+        if "samples" in modes:
+            panels = []
+            for index, target in enumerate(targets):
+                points = run.data.train.tensors[index][:NUM_FIGURE_SAMPLES].numpy()
+                panels.append(PlanePanel(f"{target}: {NUM_FIGURE_SAMPLES} training samples", PLANAR_EXTENT, points=points))
+                for k in layers:
+                    density = torch.exp(-model.nll(target, k, grid)).reshape(cells, cells).cpu().numpy()
+                    panels.append(PlanePanel(f"{target}: learned density, K = {k}", PLANAR_EXTENT, density=density))
+            save_plane_panels(panels, run.figure_path(f"densities{suffix}"), ncols=len(layers) + 1)
+        if "density" in modes:
+            panels = []
+            z0 = torch.randn(NUM_FIGURE_SAMPLES, model.dim).to(run.device)
+            for target in targets:
+                target_density = torch.exp(-data.ENERGIES[target](grid)).reshape(cells, cells).cpu().numpy()
+                panels.append(PlanePanel(f"{target}: target exp(-U)", PLANAR_EXTENT, density=target_density))
+                for k in layers:
+                    _, z = model.reverse_kl_terms(target, k, z0)
+                    panels.append(PlanePanel(f"{target}: flow samples, K = {k}", PLANAR_EXTENT, points=z.cpu().numpy(),
+                                             density=target_density))
+            save_plane_panels(panels, run.figure_path(f"samples{suffix}"), ncols=len(layers) + 1)
+
+
+def planar_final(model: PlanarExperiments, run) -> dict:
+    """The last evaluation as a table (``table.md`` in the run folder, and printed) next to each
+    bound: a validation NLL cannot go below the target's entropy, a KL below 0."""
+    values = planar_evaluate(model, run)
+    lines = ["| target | K | NLL from samples (nats) | entropy, its floor | reverse KL from the energy (nats) |",
+             "|---|---|---|---|---|"]
+    for target in run.data.info:
+        for k in sorted({k for _, t, k in model.runs if t == target}):
+            nll, kl = values.get(f"val/nll/{target}/K{k}"), values.get(f"val/kl/{target}/K{k}")
+            lines.append(f"| {target} | {k} | {'' if nll is None else f'{nll:.3f}'} | "
+                         f"{run.data.info[target]['entropy']:.3f} | {'' if kl is None else f'{kl:.3f}'} |")
+    table = "\n".join(lines) + "\n"
+    (run.folder / "table.md").write_text(table)
+    print(table, end="")
+    return {key.removeprefix("val/"): value for key, value in values.items()}
+
+
+MAF_RECIPE = Recipe(optimizers=maf_optimizers, step=maf_step, evaluate=maf_evaluate, figures=maf_figures,
+                    final=maf_final)
+PLANAR_RECIPE = Recipe(optimizers=planar_optimizers, step=planar_step, make_batch=planar_batch,
+                       evaluate=planar_evaluate, figures=planar_figures, final=planar_final)

@@ -114,6 +114,22 @@ MODELS: dict[str, ModelEntry] = {
         recipe="gan:DIRAC", data=None, uses=("steps", "lr"),
         defaults={"steps": 500, "lr": 0.2, "sample_every": 500, "log_every": 10}, presets={"full": {}},
     ),
+    # CS236 HW3 problem 1: 5 MADE blocks (hidden 100) on standardised moons, batch 100, Adam 1e-3;
+    # the handout trains 50 epochs (--preset full), the quick default 10.
+    "maf": ModelEntry("masked autoregressive flow on two moons (cs236-hw3)", "flow_network", "MAF",
+                      {"input_size": 2, "hidden_size": 100, "n_hidden": 1, "n_flows": 5},
+                      recipe="flow_network:MAF_RECIPE", data="data:moons",
+                      uses=("epochs", "batch_size", "lr", "eval_every"),
+                      defaults={"epochs": 10, "batch_size": 100, "lr": 1e-3, "sample_every": 2_400},
+                      presets={"full": {"epochs": 50}}),
+    # IFT6135 A3 problem 3: planar flows with K = 2, 8, 32 layers on arcs and sine, from samples and
+    # from energies, RMSprop 5e-4; the handout trains 20 000 iterations (--preset full).
+    "planar": ModelEntry("planar flows, K = 2, 8, 32, from samples and from energies (ift6135-a3)",
+                         "flow_network", "PlanarExperiments", recipe="flow_network:PLANAR_RECIPE",
+                         data="data:planar_targets", uses=("steps", "batch_size", "lr", "eval_every"),
+                         defaults={"steps": 3_000, "batch_size": 128, "lr": 5e-4, "sample_every": 1_000,
+                                   "eval_every": 500},
+                         presets={"full": {"steps": 20_000, "sample_every": 5_000}}),
 }
 
 SMOKE_ITEMS = 256  # --smoke trains (and evaluates) on this many examples of each split only

@@ -1,8 +1,8 @@
 """Figures shared by several models.
 
 Sample grids: a batch of images laid out as a grid and saved as both PDF and PNG. Loss curves:
-every column of a run's ``metrics.csv`` against the step, one panel per kind. The 2-D figures of the flow and score-model assignments (scatter plots, densities,
-score fields) are to join this module in a section of their own; none is here yet.
+every column of a run's ``metrics.csv`` against the step, one panel per kind. 2-D figures:
+panels of points (samples, data) and densities on the plane, for the flows and score models.
 
 Every figure is drawn on its own ``matplotlib.figure.Figure`` and written with the Agg (PNG) or
 PDF canvas, never through ``pyplot``: nothing is global, nothing needs a display, and no figure
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -219,3 +220,65 @@ def save_figure(figure: Figure, path) -> list[Path]:
         figure.savefig(target, dpi=DPI)
         written.append(target)
     return written
+
+
+# ----------------------------------------------------------------------------------------------
+# 2-D figures: point sets and densities on the plane
+# ----------------------------------------------------------------------------------------------
+
+PANEL_SIZE = 3.2  # inches per side of one square 2-D panel
+POINT_SIZE = 2.0  # marker area of a scatter point
+DENSITY_CELLS = 120  # grid cells per side of a density panel
+
+
+@dataclass
+class PlanePanel:
+    """One panel of a 2-D figure: a density drawn as an image, points on top, or both.
+
+    Attributes:
+        title: the panel's title.
+        extent: (x_min, x_max, y_min, y_max) of the axes.
+        points: (N, 2) points drawn as a scatter (e.g. samples of a model), or None.
+        reference: (M, 2) points drawn first, in light grey (e.g. the training data), or None.
+        density: a (rows, columns) array of values on an even grid over ``extent`` (row 0 at
+            y_min), drawn as an image, or None.
+    """
+
+    title: str
+    extent: tuple[float, float, float, float]
+    points: np.ndarray | None = None
+    reference: np.ndarray | None = None
+    density: np.ndarray | None = None
+
+
+def plane_grid(extent: tuple[float, float, float, float], cells: int = DENSITY_CELLS) -> np.ndarray:
+    """Centres of a ``cells`` x ``cells`` grid over ``extent``, as (cells * cells, 2) rows, row-major
+    from y_min (reshape values to (cells, cells) for :class:`PlanePanel`'s ``density``)."""
+    x_min, x_max, y_min, y_max = extent
+    xs = x_min + (np.arange(cells) + 0.5) * (x_max - x_min) / cells
+    ys = y_min + (np.arange(cells) + 0.5) * (y_max - y_min) / cells
+    return np.stack(np.meshgrid(xs, ys, indexing="xy"), axis=-1).reshape(-1, 2)
+
+
+def save_plane_panels(panels: list[PlanePanel], path, ncols: int = 3, title: str = "") -> list[Path]:
+    """Draw 2-D panels in a grid, ``ncols`` per row, to ``<path>.pdf`` and ``<path>.png``."""
+    cols = min(ncols, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    figure = Figure(figsize=(PANEL_SIZE * cols, PANEL_SIZE * rows + (0.3 if title else 0)), dpi=DPI,
+                    layout="constrained")
+    if title:
+        figure.suptitle(title)
+    for index, panel in enumerate(panels):
+        axes = figure.add_subplot(rows, cols, index + 1)
+        if panel.density is not None:
+            axes.imshow(panel.density, origin="lower", extent=panel.extent, cmap="viridis", aspect="auto")
+        if panel.reference is not None:
+            axes.scatter(*np.asarray(panel.reference).T, s=POINT_SIZE, color="0.75", linewidths=0)
+        if panel.points is not None:
+            color = "white" if panel.density is not None else "tab:blue"
+            axes.scatter(*np.asarray(panel.points).T, s=POINT_SIZE, color=color, linewidths=0)
+        axes.set_xlim(panel.extent[:2])
+        axes.set_ylim(panel.extent[2:])
+        axes.set_title(panel.title, fontsize="medium")
+        axes.set_aspect("equal")
+    return save_figure(figure, path)

@@ -30,7 +30,7 @@ def test_entropy_quadrature_matches_a_monte_carlo_estimate():
     """-mean log p over fresh samples, p being the exact mixture density on a fine curve grid."""
     rng = np.random.default_rng(1)
     x = moons_sample(2000, rng)
-    grid = calc._moon_curve((np.arange(1200) + 0.5) * np.pi / 1200)
+    grid = calc.moon_curve((np.arange(1200) + 0.5) * np.pi / 1200)
     noise = calc.MOONS_NOISE
     logits = -np.sum((x[:, None, :] - grid[None]) ** 2, axis=-1) / (2 * noise**2)
     top = logits.max(axis=1, keepdims=True)
