@@ -487,6 +487,7 @@ class PlanarExperiments(nn.Module):
     def __init__(self, layers=PLANAR_LAYERS, targets=("arcs", "sine"), modes=PLANAR_MODES, dim: int = 2):
         super().__init__()
         self.dim = dim
+        self.modes, self.targets, self.layers = tuple(modes), tuple(targets), tuple(sorted(layers))
         self.runs = [(mode, target, k) for mode in modes for target in targets for k in layers]
         self.flows = nn.ModuleDict({self.name(mode, target, k): Flow(dim, k) for mode, target, k in self.runs})
 
@@ -564,23 +565,22 @@ def planar_figures(model: PlanarExperiments, run) -> None:
     suffix = "" if run.done else f"_step{run.step:06d}"
     grid = torch.from_numpy(plane_grid(PLANAR_EXTENT)).float().to(run.device)
     cells = int(round(len(grid) ** 0.5))
-    targets = list(run.data.info)
-    modes = {mode for mode, _, _ in model.runs}
-    layers = sorted({k for _, _, k in model.runs})
+    order = list(run.data.info)  # the targets' order in the data's tensors
+    layers = model.layers
     with torch.no_grad():
-        if "samples" in modes:
+        if "samples" in model.modes:
             panels = []
-            for index, target in enumerate(targets):
-                points = run.data.train.tensors[index][:NUM_FIGURE_SAMPLES].numpy()
+            for target in model.targets:
+                points = run.data.train.tensors[order.index(target)][:NUM_FIGURE_SAMPLES].numpy()
                 panels.append(PlanePanel(f"{target}: {NUM_FIGURE_SAMPLES} training samples", PLANAR_EXTENT, points=points))
                 for k in layers:
                     density = torch.exp(-model.nll(target, k, grid)).reshape(cells, cells).cpu().numpy()
                     panels.append(PlanePanel(f"{target}: learned density, K = {k}", PLANAR_EXTENT, density=density))
             save_plane_panels(panels, run.figure_path(f"densities{suffix}"), ncols=len(layers) + 1)
-        if "density" in modes:
+        if "density" in model.modes:
             panels = []
             z0 = torch.randn(NUM_FIGURE_SAMPLES, model.dim).to(run.device)
-            for target in targets:
+            for target in model.targets:
                 target_density = torch.exp(-data.ENERGIES[target](grid)).reshape(cells, cells).cpu().numpy()
                 panels.append(PlanePanel(f"{target}: target exp(-U)", PLANAR_EXTENT, density=target_density))
                 for k in layers:
@@ -596,8 +596,8 @@ def planar_final(model: PlanarExperiments, run) -> dict:
     values = planar_evaluate(model, run)
     lines = ["| target | K | NLL from samples (nats) | entropy, its floor | reverse KL from the energy (nats) |",
              "|---|---|---|---|---|"]
-    for target in run.data.info:
-        for k in sorted({k for _, t, k in model.runs if t == target}):
+    for target in model.targets:
+        for k in model.layers:
             nll, kl = values.get(f"val/nll/{target}/K{k}"), values.get(f"val/kl/{target}/K{k}")
             lines.append(f"| {target} | {k} | {'' if nll is None else f'{nll:.3f}'} | "
                          f"{run.data.info[target]['entropy']:.3f} | {'' if kl is None else f'{kl:.3f}'} |")
