@@ -161,6 +161,12 @@ def build(assignment: str, out: Path, *, solutions: bool = False, force: bool = 
         text = written.answer_key(manifest) if solutions else written.assemble(manifest)
         _write(out / "written" / f"{manifest.id}.md", text)
         handout.files.append(f"written/{manifest.id}.md")
+        for image in written.images(text):  # figures of the worked answers: the answer key only
+            source = ROOT / "written" / image
+            if not source.exists():
+                raise ReleaseError(f"written/{image}, shown in the answers of {manifest.id}, does not exist")
+            _copy(source, out / "written" / image)
+            handout.files.append(f"written/{image}")
         if not solutions:
             key = written.answer_key(manifest)
             shown = set(text.splitlines())

@@ -247,3 +247,16 @@ def solution_lines(manifest: Manifest | str) -> list[str]:
         shown = {line.strip() for line in stripped.text.splitlines()}
         lines += [line for line in stripped.solution_lines if line.strip() not in shown]
     return lines
+
+
+IMAGE = re.compile(r"!\[[^\]]*\]\((?P<path>[^)\s]+)\)")
+
+
+def images(text: str) -> list[str]:
+    """Paths (relative to ``written/``) of the images a document shows (``![alt](path)``), in order.
+
+    Worked answers may show figures the kit draws (``written/figures/``); they sit inside solution
+    blocks, so only an answer key shows them.
+    """
+    return list(dict.fromkeys(match["path"] for match in IMAGE.finditer(text)))
+
