@@ -272,6 +272,16 @@ def test_patchify_numbers_patches_row_by_row_and_unpatchify_inverts_it():
     assert torch.equal(unpatchify(patches), images), "unpatchify does not invert patchify"
 
 
+def test_class_token_and_positions_start_standard_normal():
+    # As in the original starter code (see vit.INIT_STD): a std of 0.02 made the ViT GAN learn slowly.
+    from vit import VisionTransformer
+
+    model = VisionTransformer(64, 1, 4)
+    for name in ("cls_token", "pos_encoding"):
+        std = float(getattr(model, name).detach().std())
+        assert 0.7 < std < 1.3, f"VisionTransformer.{name} starts with std {std:.3f}, expected a standard normal"
+
+
 def test_gan_models_reject_unknown_discriminators_and_sample_noise():
     from mlp import MLPGAN
     from vit import ViTGAN
