@@ -6,6 +6,9 @@ z, u, w of size d (batch-first arrays (B, d)) and a scalar b.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 # The moons data of the MAF question: its entropy is computed where the data are made.
@@ -61,6 +64,36 @@ def jacobian_on_hyperplane(u: np.ndarray, w: np.ndarray) -> float:
     return float(1.0 + u @ w)
 
 
+PLANAR_RESULTS = Path(__file__).resolve().parent / "figures" / "flows_planar_results.json"
+
+
+def planar_results() -> dict:
+    """The kit's planar run behind questions 3.7 and 3.9 (written by ``written/flows_evidence.py``)."""
+    return json.loads(PLANAR_RESULTS.read_text())
+
+
+def planar_rows(results: dict | None = None) -> dict[str, list[str]]:
+    """Table rows per question: 3.7 the validation NLL per target and K next to the entropy,
+    3.9 the reverse KL per target and K (KL = mean loss2 + log Z, so 0 is the floor)."""
+    results = results or planar_results()
+    rows: dict[str, list[str]] = {"flows-planar-fit-samples": [], "flows-planar-fit-density": []}
+    for target, constants in results["targets"].items():
+        for key in sorted((k for k in results["nll"] if k.startswith(f"{target}/")), key=lambda k: int(k.split("K")[1])):
+            k = key.split("K")[1]
+            rows["flows-planar-fit-samples"].append(
+                f"| {target} | {k} | {results['nll'][key]:.3f} | {constants['entropy']:.3f} |")
+            rows["flows-planar-fit-density"].append(
+                f"| {target} | {k} | {results['kl'][key]:.3f} | {constants['log_z']:.3f} |")
+    return rows
+
+
+def planar_table() -> str:
+    """Both tables as Markdown, for pasting into the answers."""
+    header = {"flows-planar-fit-samples": "| data set | K | validation NLL (nats) | entropy, the floor (nats) |",
+              "flows-planar-fit-density": "| target | K | reverse KL (nats) | log Z (nats) |"}
+    return "\n\n".join("\n".join([header[q], "|---|---|---|---|", *rows]) for q, rows in planar_rows().items())
+
+
 def answer_numbers() -> dict[str, dict[str, str]]:
     """question id -> {name: the text that must appear in its worked answer}."""
     dets = {f"det on hyperplane, {name}": f"{jacobian_on_hyperplane(u, w):g}" for name, (u, w, _) in EXAMPLES.items()}
@@ -70,4 +103,5 @@ def answer_numbers() -> dict[str, dict[str, str]]:
     return {
         "maf-moons-samples": {"entropy": f"{moons_entropy():.2f}"},
         "flows-planar-effect": dets,
+        **{question: {f"row {i}": row for i, row in enumerate(rows)} for question, rows in planar_rows().items()},
     }

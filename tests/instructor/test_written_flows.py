@@ -63,6 +63,7 @@ def test_invertibility_condition():
 def test_answers_print_the_computed_numbers():
     numbers = calc.answer_numbers()
     check_numbers(answer(FILE, "flows-planar-effect"), numbers["flows-planar-effect"], "flows-planar-effect")
-    for qid in ("flows-planar-logdet", "flows-planar-stack-density", "flows-planar-fit-samples",
-                "flows-planar-fit-density", "flows-vae-posterior"):
+    for qid in ("flows-planar-fit-samples", "flows-planar-fit-density"):  # the tables of the kit's run
+        check_numbers(answer(FILE, qid), numbers[qid], qid)
+    for qid in ("flows-planar-logdet", "flows-planar-stack-density", "flows-vae-posterior"):
         check_numbers(answer(FILE, qid), [], qid)
