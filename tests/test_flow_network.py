@@ -96,15 +96,19 @@ def test_forward_is_autoregressive():
     assert torch.all(torch.diagonal(jac, dim1=1, dim2=2) > 0), "dx_i/dz_i = exp(alpha_i) > 0"
 
 
+def assert_round_trip(first, second, start: torch.Tensor, what: str) -> None:
+    """``second(first(start))`` gives back ``start`` and the two log-determinants cancel."""
+    middle, first_log_det = first(start)
+    again, second_log_det = second(middle)
+    torch.testing.assert_close(again, start, rtol=TOL, atol=TOL, msg=f"{what} must give back its input")
+    torch.testing.assert_close(first_log_det + second_log_det, torch.zeros(len(start)), rtol=0, atol=TOL,
+                               msg=f"the log-determinants of the two directions of {what} must cancel")
+
+
 @FORWARD
 def test_inverse_undoes_forward_and_the_log_dets_cancel():
     block = made(3, n_hidden=2, seed=5)
-    z = points(8, 3, seed=4, scale=2.0)
-    x, forward_log_det = block.forward(z)
-    z_again, inverse_log_det = block.inverse(x)
-    torch.testing.assert_close(z_again, z, rtol=TOL, atol=TOL, msg="inverse(forward(z)) must give back z")
-    torch.testing.assert_close(forward_log_det + inverse_log_det, torch.zeros(8), rtol=0, atol=TOL,
-                               msg="the log-determinants of forward and inverse must cancel")
+    assert_round_trip(block.forward, block.inverse, points(8, 3, seed=4, scale=2.0), "inverse(forward(z))")
 
 
 @FORWARD
@@ -160,12 +164,7 @@ def test_inverse_is_autoregressive():
 @INVERSE
 def test_forward_undoes_inverse():
     block = made(3, seed=14)
-    x = points(8, 3, seed=9, scale=2.0)
-    z, inverse_log_det = block.inverse(x)
-    x_again, forward_log_det = block.forward(z)
-    torch.testing.assert_close(x_again, x, rtol=TOL, atol=TOL, msg="forward(inverse(x)) must give back x")
-    torch.testing.assert_close(forward_log_det + inverse_log_det, torch.zeros(8), rtol=0, atol=TOL,
-                               msg="the log-determinants of inverse and forward must cancel")
+    assert_round_trip(block.inverse, block.forward, points(8, 3, seed=9, scale=2.0), "forward(inverse(x))")
 
 
 # ---- maf_log_probs -----------------------------------------------------------------------------
