@@ -52,6 +52,7 @@ def small_trained_vae():
     return model.eval(), data
 
 
+@pytest.mark.slow  # trains a small model first: about a quarter of a minute
 def test_importance_sampled_log_likelihood_bounds_the_elbo(small_trained_vae):
     model, data = small_trained_vae
     x = data[:48]
@@ -67,6 +68,7 @@ def test_importance_sampled_log_likelihood_bounds_the_elbo(small_trained_vae):
     assert (log_likelihood > elbo - 1.0).float().mean() > 0.95
 
 
+@pytest.mark.slow
 def test_one_importance_sample_is_the_elbo_in_expectation(small_trained_vae):
     model, data = small_trained_vae
     x = data[:32]
