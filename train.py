@@ -713,7 +713,8 @@ def train(config: TrainConfig, model, recipe: Recipe, data=None, *, progress: bo
         for key, value in scalars.items():
             sums[key] = sums.get(key, 0.0) + value
         count += 1
-        bar.set_postfix({k.replace("_loss", ""): f"{v:.3f}" for k, v in scalars.items() if k.endswith("loss")})
+        shown = {k.replace("_loss", ""): f"{v:.3f}" for k, v in scalars.items() if k.endswith("loss")}
+        bar.set_postfix({"epoch": f"{run.epoch:.2f}", **shown} if config.epochs else shown)
         row: dict = {}
         if step % config.log_every == 0 or step == total:
             row.update({k: v / count for k, v in sums.items()})
