@@ -13,6 +13,10 @@ on a CPU, cached under the data folder) and uses its penultimate layer (F = 64 f
 Numbers are comparable between runs of the kit on the same data, not with published FIDs.
 
 Shapes: N images, F features.
+
+2-D point sets (the score model's text cloud) are scored by nearest-neighbour distances instead
+(:func:`point_cloud_fidelity`): how close samples lie to the cloud, how well they cover it, and
+the fraction within a small radius of it.
 """
 
 from __future__ import annotations
@@ -148,3 +152,52 @@ def sample_images(model, count: int, device: torch.device, batch: int = 250) -> 
               for i in range(0, count, batch)]
     model.train(was_training)
     return np.concatenate(chunks)
+
+
+# ------------------------------------------------------------------------------------------------
+# Sample fidelity of 2-D point sets (the score model's text point cloud)
+# ------------------------------------------------------------------------------------------------
+# Shapes: S samples, P data points, D coordinates.
+
+FIDELITY_RADIUS = 0.05  # a sample this close to some data point counts as on the cloud
+
+
+def nearest_distances(points: np.ndarray, reference: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """For each row of ``points`` (S, D), the Euclidean distance to the nearest row of ``reference`` (P, D).
+
+    A row with a NaN or infinite coordinate gets distance inf.
+    """
+    points, reference = np.asarray(points, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    found = np.full(len(points), np.inf)
+    finite = np.all(np.isfinite(points), axis=1)
+    rows = np.flatnonzero(finite)
+    for start in range(0, len(rows), chunk):  # (chunk, P) distances at a time
+        block = rows[start:start + chunk]
+        squared = ((points[block, None, :] - reference[None, :, :]) ** 2).sum(axis=-1)
+        found[block] = np.sqrt(squared.min(axis=1))
+    return found
+
+
+def point_cloud_fidelity(samples, data, radius: float = FIDELITY_RADIUS) -> dict[str, float]:
+    """How well samples (S, D) match a point cloud (P, D).
+
+    Returns:
+        ``sample_to_data``: the mean distance from each sample to its nearest data point
+        (small when samples lie on the cloud); ``data_to_sample``: the mean distance from each
+        data point to its nearest sample (small when the samples cover the whole cloud, so it
+        catches samples collapsed onto one letter); ``chamfer``: their sum; ``within_radius``:
+        the fraction of samples within ``radius`` of some data point. Non-finite samples count
+        as infinitely far (``within_radius`` leaves them out of the numerator).
+    """
+    samples, data = np.asarray(samples, dtype=np.float64), np.asarray(data, dtype=np.float64)
+    if samples.ndim != 2 or data.ndim != 2 or samples.shape[1] != data.shape[1] or not len(samples) or not len(data):
+        raise ValueError(f"expected samples (S, D) and data (P, D), got {samples.shape} and {data.shape}")
+    to_data = nearest_distances(samples, data)
+    finite = samples[np.all(np.isfinite(samples), axis=1)]
+    to_samples = nearest_distances(data, finite) if len(finite) else np.full(len(data), np.inf)
+    return {
+        "sample_to_data": float(to_data.mean()),
+        "data_to_sample": float(to_samples.mean()),
+        "chamfer": float(to_data.mean() + to_samples.mean()),
+        "within_radius": float((to_data <= radius).mean()),
+    }

@@ -40,3 +40,34 @@ def test_matrix_square_root():
     cov = np.cov(a, rowvar=False)
     root = metrics.sqrtm_psd(cov)
     assert np.allclose(root @ root, cov, atol=1e-8) and np.allclose(root, root.T)
+
+
+# ---- sample fidelity of point clouds -----------------------------------------------------------
+
+
+def test_nearest_distances_match_a_brute_force_loop():
+    rng = np.random.default_rng(0)
+    points, reference = rng.normal(size=(30, 2)), rng.normal(size=(17, 2))
+    expected = [min(np.hypot(*(p - r)) for r in reference) for p in points]
+    assert np.allclose(metrics.nearest_distances(points, reference, chunk=7), expected)
+
+
+def test_fidelity_of_the_data_itself_is_perfect_and_of_a_shift_is_the_shift():
+    data = np.random.default_rng(1).uniform(-1, 1, size=(200, 2))
+    same = metrics.point_cloud_fidelity(data, data)
+    assert same == {"sample_to_data": 0.0, "data_to_sample": 0.0, "chamfer": 0.0, "within_radius": 1.0}
+    grid = np.stack(np.meshgrid(np.arange(5.0), np.arange(5.0)), -1).reshape(-1, 2)  # spacing 1
+    shifted = metrics.point_cloud_fidelity(grid + [0.0, 0.3], grid, radius=0.25)
+    assert shifted["sample_to_data"] == pytest.approx(0.3) and shifted["data_to_sample"] == pytest.approx(0.3)
+    assert shifted["within_radius"] == 0.0
+
+
+def test_fidelity_sees_collapse_and_non_finite_samples():
+    data = np.random.default_rng(2).uniform(-1, 1, size=(300, 2))
+    collapsed = metrics.point_cloud_fidelity(np.repeat(data[:1], 100, axis=0), data)
+    assert collapsed["within_radius"] == 1.0 and collapsed["data_to_sample"] > 0.5, "covering only one point is poor"
+    broken = np.concatenate([data[:50], np.full((50, 2), np.nan)])
+    result = metrics.point_cloud_fidelity(broken, data)
+    assert result["within_radius"] == 0.5 and result["sample_to_data"] == np.inf
+    with pytest.raises(ValueError, match="expected samples"):
+        metrics.point_cloud_fidelity(np.zeros((3, 3)), data)

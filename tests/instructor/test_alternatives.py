@@ -191,6 +191,39 @@ ALTERNATIVES = [
 
         return train_step
     ''',), "detach instead of no_grad, keyword arguments, float()"),
+    Alternative("score_net", "diffusion.py", ('''
+        layers = [nn.Linear(3, latent_dim)]
+        for _ in range(n_layers - 2):
+            layers += [nn.Softplus(), nn.Linear(latent_dim, latent_dim)]
+        layers += [nn.Softplus(), nn.Linear(latent_dim, 2)]
+        self.net = nn.Sequential(*layers)
+    ''',), "the layer list spelled out, first, middle and last"),
+    Alternative("compute_denoising_loss", "diffusion.py", ('''
+        n = training_data.shape[0]
+        idx = torch.randint(0, sigmas.shape[0], (n,)) if sigma_index is None else sigma_index
+        z = torch.randn(training_data.shape) if noise is None else noise
+        sig = sigmas[idx][:, None]
+        # sigma^2 / 2 * ||s + z / sigma||^2 = ||sigma s + z||^2 / 2
+        return torch.mean(torch.sum((sig * scorenet(training_data + sig * z, sig) + z) ** 2, dim=1)) / 2
+    ''',), "the loss rewritten as ||sigma s + z||^2 / 2"),
+    Alternative("langevin_dynamics_sample", "diffusion.py", ('''
+        x = init.clone() if init is not None else torch.randn(n_samples, 2)
+        levels, states, k = sigmas.shape[0], [], 0
+        for i in range(levels):
+            step_size = eps * (sigmas[i] / sigmas[levels - 1]) ** 2
+            for t in range(iterations):
+                z = noise[k] if noise is not None else torch.randn(x.shape)
+                k += 1
+                x = x + step_size * scorenet(x, float(sigmas[i])) + (2 * step_size) ** 0.5 * z
+                states.append(x.clone())
+        if return_traj:
+            return torch.stack(states).permute(1, 0, 2)
+        return x
+    ''',), "index loops, sigma passed as a float, the trajectory stacked step-first"),
+    Alternative("conditional_score", "diffusion.py", ('''
+        s = scorenet(x, sigma)
+        return torch.where(mask.bool(), s - weight * (x - x_known), s)
+    ''',), "torch.where on the mask"),
     Alternative("multi_head_attention", "np_attention.py", ('''
         width = self.head_dim
         outputs, per_head = [], []
