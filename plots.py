@@ -242,6 +242,9 @@ class PlanePanel:
         reference: (M, 2) points drawn first, in light grey (e.g. the training data), or None.
         density: a (rows, columns) array of values on an even grid over ``extent`` (row 0 at
             y_min), drawn as an image, or None.
+        field, trajectories, vlines, hlines: optional layers drawn between the reference and
+            the points: arrows of a vector field (e.g. a learned score), paths with their start
+            and end marked (e.g. Langevin trajectories), and dashed guide lines.
     """
 
     title: str
@@ -249,6 +252,10 @@ class PlanePanel:
     points: np.ndarray | None = None
     reference: np.ndarray | None = None
     density: np.ndarray | None = None
+    field: tuple | None = None  # (positions (N, 2), vectors (N, 2)), drawn as arrows
+    trajectories: np.ndarray | None = None  # (K, S, 2) paths, each with its start (o) and end (x)
+    vlines: tuple = ()  # x values of dashed guide lines (e.g. observed coordinates)
+    hlines: tuple = ()  # y values of dashed guide lines
 
 
 def plane_grid(extent: tuple[float, float, float, float], cells: int = DENSITY_CELLS) -> np.ndarray:
@@ -260,11 +267,16 @@ def plane_grid(extent: tuple[float, float, float, float], cells: int = DENSITY_C
     return np.stack(np.meshgrid(xs, ys, indexing="xy"), axis=-1).reshape(-1, 2)
 
 
-def save_plane_panels(panels: list[PlanePanel], path, ncols: int = 3, title: str = "") -> list[Path]:
-    """Draw 2-D panels in a grid, ``ncols`` per row, to ``<path>.pdf`` and ``<path>.png``."""
+def save_plane_panels(panels: list[PlanePanel], path, ncols: int = 3, title: str = "",
+                      panel_size: tuple[float, float] = (PANEL_SIZE, PANEL_SIZE)) -> list[Path]:
+    """Draw 2-D panels in a grid, ``ncols`` per row, to ``<path>.pdf`` and ``<path>.png``.
+
+    ``panel_size`` is (width, height) in inches of one panel (wide ones suit a text cloud)."""
+    if not panels:
+        raise ValueError("save_plane_panels needs at least one panel")
     cols = min(ncols, len(panels))
     rows = math.ceil(len(panels) / cols)
-    figure = Figure(figsize=(PANEL_SIZE * cols, PANEL_SIZE * rows + (0.3 if title else 0)), dpi=DPI,
+    figure = Figure(figsize=(panel_size[0] * cols, panel_size[1] * rows + (0.3 if title else 0)), dpi=DPI,
                     layout="constrained")
     if title:
         figure.suptitle(title)
@@ -274,8 +286,19 @@ def save_plane_panels(panels: list[PlanePanel], path, ncols: int = 3, title: str
             axes.imshow(panel.density, origin="lower", extent=panel.extent, cmap="viridis", aspect="auto")
         if panel.reference is not None:
             axes.scatter(*np.asarray(panel.reference).T, s=POINT_SIZE, color="0.75", linewidths=0)
+        if panel.field is not None:
+            (x, y), (u, v) = (np.asarray(a).T for a in panel.field)
+            axes.quiver(x, y, u, v, color="tab:blue", angles="xy", width=0.0015)
+        for trajectory in (() if panel.trajectories is None else np.asarray(panel.trajectories)):  # (S, 2) each
+            line = axes.plot(*trajectory.T, linewidth=0.8, alpha=0.8)[0]
+            axes.plot(*trajectory[0], "o", color=line.get_color(), markersize=4)
+            axes.plot(*trajectory[-1], "x", color=line.get_color(), markersize=6)
+        for x in panel.vlines:
+            axes.axvline(x, color="0.3", linestyle="--", linewidth=0.7)
+        for y in panel.hlines:
+            axes.axhline(y, color="0.3", linestyle="--", linewidth=0.7)
         if panel.points is not None:
-            color = "white" if panel.density is not None else "tab:blue"
+            color = "white" if panel.density is not None else "tab:red" if panel.field is not None else "tab:blue"
             axes.scatter(*np.asarray(panel.points).T, s=POINT_SIZE, color=color, linewidths=0)
         axes.set_xlim(panel.extent[:2])
         axes.set_ylim(panel.extent[2:])
