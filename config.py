@@ -54,6 +54,7 @@ class TrainConfig:
     run_name: str = ""  # name of this run's folder (default: <model>-<date>-<time>)
     resume: str = ""  # a run folder or checkpoint to continue from
     smoke: bool = False  # a few steps on a little data: checks the whole pipeline in seconds
+    text: str = "CS446"  # what the score model's 2-D point cloud spells (cs446-sp24)
 
     def validate(self) -> None:
         """Reject values that cannot work, with a message saying why."""
@@ -76,6 +77,8 @@ class TrainConfig:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
         if self.loss_type not in LOSS_TYPES:
             raise ConfigError(f"--loss_type must be one of {', '.join(LOSS_TYPES)}, got {self.loss_type!r}")
+        if not self.text.strip():
+            raise ConfigError(f"--text needs at least one visible character, got {self.text!r}")
         if self.device not in DEVICES:
             raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.binarize not in BINARIZATIONS:

@@ -521,6 +521,18 @@ def text_point_cloud(text: str = TEXT, noise: float = TEXT_NOISE, seed: int | No
     return points.astype(np.float32)
 
 
+def text_splits(config) -> Splits:
+    """The score model's data (a registry entry's ``data``): the point cloud of ``config.text``.
+
+    One training split, a ``TensorDataset`` of the (N, 2) points of :func:`text_point_cloud`
+    (jitter seeded by ``config.seed``); the hooks find the text in ``info["text"]``.
+    """
+    points = text_point_cloud(config.text, seed=config.seed)
+    print(f"data: point cloud of the text {config.text!r} ({len(points)} points)")
+    return Splits(train=torch.utils.data.TensorDataset(torch.from_numpy(points)), name="text",
+                  info={"text": config.text})
+
+
 # Moons (CS236's MAF) and the targets of IFT6135's planar flows. Points are float32 arrays
 # (N, 2); ``moons`` and ``planar_targets`` wrap them as the loop's Splits of TensorDatasets.
 

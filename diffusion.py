@@ -16,7 +16,10 @@ distribution" (NCSN):
   model to the score samples the posterior without retraining (inpainting).
 
 The data are the points of a text rendered as a point cloud (``data.text_point_cloud``,
-"CS446" by default).
+"CS446" by default). The end of the module plugs the model into the kit's one training loop
+(``python main.py --model score``): its step, its figures (the learned score field, samples at
+Langevin steps 0, 200, ..., 800 and the final ones, trajectories, inpainting) and its sample
+fidelity (``metrics.point_cloud_fidelity``).
 
 Letters used for shapes:
     N points (a batch), D = 2 coordinates per point, L noise levels, T Langevin steps per level.
@@ -24,8 +27,11 @@ Letters used for shapes:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
+
+import train
 
 DATA_DIM = 2  # D: the model's points are 2-D
 SIGMA_BEGIN = 0.3  # sigma_1, the largest noise level (the handout's setting)
@@ -265,3 +271,132 @@ def inpaint(scorenet, x_known: torch.Tensor, mask: torch.Tensor, sigmas: torch.T
 
     return langevin_dynamics_sample(posterior_score, len(x_known), sigmas, iterations, eps, return_traj,
                                     init=init, noise=noise)
+
+
+# ------------------------------------------------------------------------------------------------
+# Training with the kit's loop: the step, the figures, the final samples and their fidelity
+# ------------------------------------------------------------------------------------------------
+
+FIELD_SIGMA = 0.1  # the noise level at which the score field is drawn (the original plot_score's)
+FIELD_GRID = (60, 24)  # arrows across and up the figure
+SNAPSHOT_STEPS = (0, 200, 400, 600, 800)  # Langevin steps shown next to the final samples
+NUM_TRAJECTORIES = 4  # samples whose whole Langevin path is drawn
+INPAINT_PER_LINE = 200  # completions per observed value in the inpainting figure
+SMOKE_SAMPLER = {"n": 64, "iterations": 2}  # --smoke: a token sampler, to check the pipeline only
+
+
+def denoising_step(config):
+    """The loop's step: one Adam update on :func:`compute_denoising_loss` of the batch ``x`` (B, D)."""
+    sigmas = generate_sigmas()
+
+    def step(batch: dict, model, optimizers: dict) -> dict:
+        points = batch["x"]  # (B, D)
+        loss = compute_denoising_loss(model, points, sigmas.to(points.device))
+        optimizers["model"].zero_grad(set_to_none=True)
+        loss.backward()
+        optimizers["model"].step()
+        return {"denoising_loss": loss.item()}
+
+    return step
+
+
+def _cloud(run) -> np.ndarray:
+    return run.data.train.tensors[0].numpy()  # (P, D)
+
+
+def _limits(cloud: np.ndarray, margin: float = 0.15) -> tuple:
+    """Axis limits around the cloud, ``margin`` times its height on every side."""
+    low, high = cloud.min(axis=0), cloud.max(axis=0)
+    pad = margin * (high[1] - low[1]) + 0.05
+    return (float(low[0] - pad), float(high[0] + pad)), (float(low[1] - pad), float(high[1] + pad))
+
+
+@torch.no_grad()
+def score_field(model, limits, sigma: float = FIELD_SIGMA, grid=FIELD_GRID, device=None):
+    """The model's scores on a regular grid: positions (G, D) and scores (G, D), NumPy."""
+    xs = np.linspace(*limits[0], grid[0])
+    ys = np.linspace(*limits[1], grid[1])
+    positions = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, DATA_DIM).astype(np.float32)  # (G, D)
+    scores = model(torch.from_numpy(positions).to(device), sigma)  # (G, D)
+    return positions, scores.cpu().numpy()
+
+
+def field_figure(model, run) -> None:
+    """The learned score field as arrows over the data (the handout's 4(a)), every --sample_every steps."""
+    from plots import Panel, save_panels
+
+    cloud = _cloud(run)
+    limits = _limits(cloud)
+    field = score_field(model, limits, device=run.device)
+    name = "score_field" if run.done else f"score_field_step_{run.step:06d}"
+    save_panels([Panel(f"learned score s(x, sigma={FIELD_SIGMA}) after {run.step} steps", reference=cloud,
+                       field=field)], run.figure_path(name), limits=limits, ncols=1)
+
+
+def _inpainting(model, cloud, sigmas, sampler: dict, device) -> tuple[list, dict]:
+    """Complete points with one coordinate observed: x at five values (fill in y), then y at three.
+
+    Returns the figure's panels and the fidelity of the completions (to the cloud) with the mean
+    distance of the observed coordinates from their observed values.
+    """
+    from metrics import point_cloud_fidelity
+    from plots import Panel
+
+    (x_low, x_high), (y_low, y_high) = cloud.min(0), cloud.max(0)
+    observed = {0: np.linspace(x_low, x_high, 7)[1:-1], 1: np.linspace(y_low, y_high, 5)[1:-1]}
+    per_line = max(1, sampler["n"] // 5)
+    panels, completed, errors = [], [], []
+    for axis, values in observed.items():
+        known = torch.zeros(per_line * len(values), DATA_DIM, device=device)
+        known[:, axis] = torch.tensor(values, dtype=torch.float32, device=device).repeat_interleave(per_line)
+        mask = torch.zeros_like(known)
+        mask[:, axis] = 1.0
+        points = inpaint(model, known, mask, sigmas, iterations=sampler["iterations"]).cpu().numpy()
+        completed.append(points)
+        errors.append(np.abs(points[:, axis] - known[:, axis].cpu().numpy()))
+        what = "x observed, y filled in" if axis == 0 else "y observed, x filled in"
+        lines = {"vlines": tuple(values)} if axis == 0 else {"hlines": tuple(values)}
+        panels.append(Panel(f"inpainting: {what}", reference=cloud, points=points, **lines))
+    quality = point_cloud_fidelity(np.concatenate(completed), cloud)
+    return panels, {"inpaint/within_radius": quality["within_radius"],
+                    "inpaint/observed_error": float(np.concatenate(errors).mean())}
+
+
+def sample_and_measure(model, run) -> dict:
+    """The end of a run: draw the samples, make the sampling figures, measure their fidelity.
+
+    1000 samples by annealed Langevin dynamics (L = 10 levels from 0.3 to 0.01, T = 100 steps
+    each, eps = 2e-5): ``langevin_snapshots`` (steps 0, 200, 400, 600, 800 and the final
+    samples, the handout's 4(b)), ``langevin_trajectories`` (4(c)) and ``inpainting``. Returns
+    the fidelity of the final samples to the training cloud (``metrics.point_cloud_fidelity``)
+    and of the inpainting completions; --smoke runs a token sampler instead (numbers meaningless).
+    """
+    from metrics import FIDELITY_RADIUS, point_cloud_fidelity
+    from plots import Panel, save_panels
+
+    sampler = SMOKE_SAMPLER if run.config.smoke else {"n": NUM_SAMPLES, "iterations": ITERATIONS}
+    cloud = _cloud(run)
+    limits = _limits(cloud)
+    sigmas = generate_sigmas().to(run.device)
+    init = torch.randn(sampler["n"], DATA_DIM, device=run.device)
+    trajectory = langevin_dynamics_sample(model, sampler["n"], sigmas, iterations=sampler["iterations"],
+                                          return_traj=True, init=init).cpu().numpy()  # (n, L*T, D)
+    total = trajectory.shape[1]
+    samples = trajectory[:, -1]
+    snapshots = [Panel("step 0 (initial noise)", reference=cloud, points=init.cpu().numpy())]
+    snapshots += [Panel(f"after step {k}", reference=cloud, points=trajectory[:, k - 1])
+                  for k in SNAPSHOT_STEPS if 0 < k < total]
+    snapshots.append(Panel(f"final samples (step {total})", reference=cloud, points=samples))
+    save_panels(snapshots, run.figure_path("langevin_snapshots"), limits=limits,
+                suptitle=f"annealed Langevin dynamics, {sampler['n']} samples")
+    save_panels([Panel(f"trajectories of {NUM_TRAJECTORIES} samples ({total} steps each)", reference=cloud,
+                       trajectories=trajectory[:NUM_TRAJECTORIES])],
+                run.figure_path("langevin_trajectories"), limits=limits, ncols=1)
+    panels, inpainting = _inpainting(model, cloud, sigmas, sampler, run.device)
+    save_panels(panels, run.figure_path("inpainting"), limits=limits, ncols=1)
+    quality = point_cloud_fidelity(samples, cloud)
+    return {f"fidelity/{key}" if key != "within_radius" else f"fidelity/within_{FIDELITY_RADIUS:g}": value
+            for key, value in quality.items()} | inpainting
+
+
+SCORE = train.Recipe(optimizers=train.adam, step=denoising_step, figures=field_figure, final=sample_and_measure)

@@ -132,6 +132,12 @@ MODELS: dict[str, ModelEntry] = {
                          defaults={"steps": 2_000, "batch_size": 128, "lr": 5e-3, "sample_every": 1_000,
                                    "eval_every": 250},
                          presets={"full": {"steps": 20_000, "lr": 5e-4, "sample_every": 5_000, "eval_every": 1_000}}),
+    # cs446-sp24 section 5: a score network on a text point cloud, sampled by annealed Langevin dynamics.
+    "score": ModelEntry("score network on the CS446 point cloud (--text), annealed Langevin sampling", "diffusion",
+                        "ScoreNet", recipe="diffusion:SCORE", data="data:text_splits",
+                        uses=("steps", "batch_size", "lr", "text"),
+                        defaults={"steps": 3000, "batch_size": 128, "lr": 3e-3, "sample_every": 1000, "log_every": 50},
+                        presets={"full": {"steps": 25_000, "batch_size": 1024, "lr": 1e-2}}),
 }
 
 SMOKE_ITEMS = 256  # --smoke trains (and evaluates) on this many examples of each split only
