@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import main
 from instructor import manifest as manifests
 from instructor.release import build, foreign_leaks, leaks
 
