@@ -461,3 +461,13 @@ def test_binarized_mnist_rejects_unknown_options(tmp_path):
         data.load_binarized_mnist("validation", tmp_path)
     with pytest.raises(ValueError, match="valid choices: dynamic, threshold"):
         data.load_binarized_mnist("train", tmp_path, binarize="round")
+
+
+def test_text_splits_serve_the_configured_text(capsys):
+    from config import TrainConfig
+
+    splits = data.text_splits(TrainConfig(model="score", text="Hi", seed=3))
+    (points,) = splits.train.tensors
+    assert np.array_equal(points.numpy(), data.text_point_cloud("Hi", seed=3))
+    assert splits.validation is None and splits.info["text"] == "Hi"
+    assert "'Hi'" in capsys.readouterr().out
