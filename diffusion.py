@@ -304,18 +304,21 @@ def _cloud(run) -> np.ndarray:
     return run.data.train.tensors[0].numpy()  # (P, D)
 
 
-def _limits(cloud: np.ndarray, margin: float = 0.15) -> tuple:
-    """Axis limits around the cloud, ``margin`` times its height on every side."""
+PANEL_INCHES = (5.0, 2.0)  # one figure panel: wide, as the text clouds are about 4 times wider than tall
+
+
+def _extent(cloud: np.ndarray, margin: float = 0.15) -> tuple:
+    """Axis limits (x_min, x_max, y_min, y_max) around the cloud, ``margin`` times its height on every side."""
     low, high = cloud.min(axis=0), cloud.max(axis=0)
     pad = margin * (high[1] - low[1]) + 0.05
-    return (float(low[0] - pad), float(high[0] + pad)), (float(low[1] - pad), float(high[1] + pad))
+    return float(low[0] - pad), float(high[0] + pad), float(low[1] - pad), float(high[1] + pad)
 
 
 @torch.no_grad()
-def score_field(model, limits, sigma: float = FIELD_SIGMA, grid=FIELD_GRID, device=None):
-    """The model's scores on a regular grid: positions (G, D) and scores (G, D), NumPy."""
-    xs = np.linspace(*limits[0], grid[0])
-    ys = np.linspace(*limits[1], grid[1])
+def score_field(model, extent, sigma: float = FIELD_SIGMA, grid=FIELD_GRID, device=None):
+    """The model's scores on a regular grid over ``extent``: positions (G, D) and scores (G, D), NumPy."""
+    xs = np.linspace(*extent[:2], grid[0])
+    ys = np.linspace(*extent[2:], grid[1])
     positions = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, DATA_DIM).astype(np.float32)  # (G, D)
     scores = model(torch.from_numpy(positions).to(device), sigma)  # (G, D)
     return positions, scores.cpu().numpy()
@@ -323,24 +326,25 @@ def score_field(model, limits, sigma: float = FIELD_SIGMA, grid=FIELD_GRID, devi
 
 def field_figure(model, run) -> None:
     """The learned score field as arrows over the data (the handout's 4(a)), every --sample_every steps."""
-    from plots import Panel, save_panels
+    from plots import PlanePanel, save_plane_panels
 
     cloud = _cloud(run)
-    limits = _limits(cloud)
-    field = score_field(model, limits, device=run.device)
+    extent = _extent(cloud)
+    field = score_field(model, extent, device=run.device)
     name = "score_field" if run.done else f"score_field_step_{run.step:06d}"
-    save_panels([Panel(f"learned score s(x, sigma={FIELD_SIGMA}) after {run.step} steps", reference=cloud,
-                       field=field)], run.figure_path(name), limits=limits, ncols=1)
+    save_plane_panels([PlanePanel(f"learned score s(x, sigma={FIELD_SIGMA}) after {run.step} steps", extent,
+                                  reference=cloud, field=field)], run.figure_path(name), ncols=1,
+                      panel_size=PANEL_INCHES)
 
 
-def _inpainting(model, cloud, sigmas, sampler: dict, device) -> tuple[list, dict]:
+def _inpainting(model, cloud, extent, sigmas, sampler: dict, device) -> tuple[list, dict]:
     """Complete points with one coordinate observed: x at five values (fill in y), then y at three.
 
     Returns the figure's panels and the fidelity of the completions (to the cloud) with the mean
     distance of the observed coordinates from their observed values.
     """
     from metrics import point_cloud_fidelity
-    from plots import Panel
+    from plots import PlanePanel
 
     (x_low, x_high), (y_low, y_high) = cloud.min(0), cloud.max(0)
     observed = {0: np.linspace(x_low, x_high, 7)[1:-1], 1: np.linspace(y_low, y_high, 5)[1:-1]}
@@ -356,7 +360,7 @@ def _inpainting(model, cloud, sigmas, sampler: dict, device) -> tuple[list, dict
         errors.append(np.abs(points[:, axis] - known[:, axis].cpu().numpy()))
         what = "x observed, y filled in" if axis == 0 else "y observed, x filled in"
         lines = {"vlines": tuple(values)} if axis == 0 else {"hlines": tuple(values)}
-        panels.append(Panel(f"inpainting: {what}", reference=cloud, points=points, **lines))
+        panels.append(PlanePanel(f"inpainting: {what}", extent, reference=cloud, points=points, **lines))
     quality = point_cloud_fidelity(np.concatenate(completed), cloud)
     return panels, {"inpaint/within_radius": quality["within_radius"],
                     "inpaint/observed_error": float(np.concatenate(errors).mean())}
@@ -372,28 +376,28 @@ def sample_and_measure(model, run) -> dict:
     and of the inpainting completions; --smoke runs a token sampler instead (numbers meaningless).
     """
     from metrics import FIDELITY_RADIUS, point_cloud_fidelity
-    from plots import Panel, save_panels
+    from plots import PlanePanel, save_plane_panels
 
     sampler = SMOKE_SAMPLER if run.config.smoke else {"n": NUM_SAMPLES, "iterations": ITERATIONS}
     cloud = _cloud(run)
-    limits = _limits(cloud)
+    extent = _extent(cloud)
     sigmas = generate_sigmas().to(run.device)
     init = torch.randn(sampler["n"], DATA_DIM, device=run.device)
     trajectory = langevin_dynamics_sample(model, sampler["n"], sigmas, iterations=sampler["iterations"],
                                           return_traj=True, init=init).cpu().numpy()  # (n, L*T, D)
     total = trajectory.shape[1]
     samples = trajectory[:, -1]
-    snapshots = [Panel("step 0 (initial noise)", reference=cloud, points=init.cpu().numpy())]
-    snapshots += [Panel(f"after step {k}", reference=cloud, points=trajectory[:, k - 1])
+    snapshots = [PlanePanel("step 0 (initial noise)", extent, reference=cloud, points=init.cpu().numpy())]
+    snapshots += [PlanePanel(f"after step {k}", extent, reference=cloud, points=trajectory[:, k - 1])
                   for k in SNAPSHOT_STEPS if 0 < k < total]
-    snapshots.append(Panel(f"final samples (step {total})", reference=cloud, points=samples))
-    save_panels(snapshots, run.figure_path("langevin_snapshots"), limits=limits,
-                suptitle=f"annealed Langevin dynamics, {sampler['n']} samples")
-    save_panels([Panel(f"trajectories of {NUM_TRAJECTORIES} samples ({total} steps each)", reference=cloud,
-                       trajectories=trajectory[:NUM_TRAJECTORIES])],
-                run.figure_path("langevin_trajectories"), limits=limits, ncols=1)
-    panels, inpainting = _inpainting(model, cloud, sigmas, sampler, run.device)
-    save_panels(panels, run.figure_path("inpainting"), limits=limits, ncols=1)
+    snapshots.append(PlanePanel(f"final samples (step {total})", extent, reference=cloud, points=samples))
+    save_plane_panels(snapshots, run.figure_path("langevin_snapshots"), ncols=2, panel_size=PANEL_INCHES,
+                      title=f"annealed Langevin dynamics, {sampler['n']} samples")
+    save_plane_panels([PlanePanel(f"trajectories of {NUM_TRAJECTORIES} samples ({total} steps each)", extent,
+                                  reference=cloud, trajectories=trajectory[:NUM_TRAJECTORIES])],
+                      run.figure_path("langevin_trajectories"), ncols=1, panel_size=PANEL_INCHES)
+    panels, inpainting = _inpainting(model, cloud, extent, sigmas, sampler, run.device)
+    save_plane_panels(panels, run.figure_path("inpainting"), ncols=1, panel_size=PANEL_INCHES)
     quality = point_cloud_fidelity(samples, cloud)
     return {f"fidelity/{key}" if key != "within_radius" else f"fidelity/within_{FIDELITY_RADIUS:g}": value
             for key, value in quality.items()} | inpainting

@@ -95,3 +95,18 @@ def test_bad_shapes_are_refused(tmp_path, shape):
 def test_bad_options_are_refused(tmp_path, nrow, value_range, message):
     with pytest.raises(ValueError, match=message):
         plots.save_image_grid(np.zeros((2, 1, 4, 4)), tmp_path / "bad", nrow=nrow, value_range=value_range)
+
+
+def test_plane_panels_draw_arrows_trajectories_and_guide_lines(tmp_path):
+    rng = np.random.default_rng(0)
+    cloud = rng.uniform(-2, 2, size=(300, 2)) * [1, 0.25]
+    positions = rng.uniform(-2, 2, size=(40, 2)) * [1, 0.25]
+    extent = (-2.5, 2.5, -0.6, 0.6)
+    panels = [plots.PlanePanel("field", extent, reference=cloud, field=(positions, -positions)),
+              plots.PlanePanel("paths", extent, trajectories=rng.normal(size=(3, 20, 2)) * 0.3, vlines=(0.5,),
+                               hlines=(-0.2,))]
+    written = plots.save_plane_panels(panels, tmp_path / "wide", ncols=2, panel_size=(5.0, 2.0))
+    image = imread(written[1])
+    assert image.shape[1] == 2 * 5.0 * plots.DPI and image[..., :3].std() > 0.05
+    with pytest.raises(ValueError, match="at least one panel"):
+        plots.save_plane_panels([], tmp_path / "none")
