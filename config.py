@@ -107,6 +107,7 @@ COMMON = ("model", "preset", "seed", "device", "runs_dir", "run_name", "resume",
 # every output written at least once.
 SMOKE = {"steps": 4, "sample_every": 2, "log_every": 1}
 SMOKE_EPOCHS = {"epochs": 1}
+SMOKE_MAX_BATCH = 256  # --smoke keeps 256 examples (main.SMOKE_ITEMS): batches must fit in them
 
 
 class ConfigError(ValueError):
@@ -235,7 +236,8 @@ def resolve(argv: list[str], models: dict) -> TrainConfig:
                                   f"the options it uses: {' '.join(used)}")
         config = dataclasses.replace(config, **model_settings(entry, given.get("preset", config.preset)))
         if given.get("smoke"):
-            config = dataclasses.replace(config, **SMOKE, **(SMOKE_EPOCHS if config.epochs else {}))
+            config = dataclasses.replace(config, **SMOKE, **(SMOKE_EPOCHS if config.epochs else {}),
+                                         batch_size=min(config.batch_size, SMOKE_MAX_BATCH))
         config = dataclasses.replace(config, **given)
         config.validate()
     except ConfigError as error:
