@@ -346,7 +346,7 @@ def _inpainting(model, cloud, extent, sigmas, sampler: dict, device) -> tuple[li
     from metrics import point_cloud_fidelity
     from plots import PlanePanel
 
-    (x_low, x_high), (y_low, y_high) = cloud.min(0), cloud.max(0)
+    (x_low, y_low), (x_high, y_high) = cloud.min(0), cloud.max(0)
     observed = {0: np.linspace(x_low, x_high, 7)[1:-1], 1: np.linspace(y_low, y_high, 5)[1:-1]}
     per_line = max(1, sampler["n"] // 5)
     panels, completed, errors = [], [], []
