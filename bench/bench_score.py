@@ -48,13 +48,8 @@ def setup(text: str, device: str, seed: int = 0):
     optimizers = train.adam(model, config)
     step = diffusion.denoising_step(config)
 
-    def batches():
-        epoch = 0
-        while True:
-            yield from train.epoch_batches(cloud, config.batch_size, seed, epoch)
-            epoch += 1
-
-    stream = batches()
+    # the loop's own batch order: epoch after epoch, each shuffled by (seed, epoch)
+    stream = train._batches(cloud, config.batch_size, seed, 0, train.steps_per_epoch(cloud, config.batch_size))
 
     def one_step():
         (points,) = next(stream)
