@@ -112,13 +112,13 @@ def fit_single_gaussian(direction: str) -> tuple[float, float, float]:
 # Projection discriminator: the log ratio of two unit Gaussians in feature space is linear.
 
 def projection_parameters(mu: np.ndarray, mu_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A (m, k) with rows (mu_y - mu_hat_y)^T and b (m,) with b_y = (||mu_hat_y||^2 - ||mu_y||^2)/2,
-    from mu, mu_hat of shape (m, k) (class means of the data and of the model)."""
+    """A (m, p) with rows (mu_y - mu_hat_y)^T and b (m,) with b_y = (||mu_hat_y||^2 - ||mu_y||^2)/2,
+    from mu, mu_hat of shape (m, p) (class means of the data and of the model in the p features)."""
     return mu - mu_hat, 0.5 * (np.sum(mu_hat**2, axis=1) - np.sum(mu**2, axis=1))
 
 
 def gaussian_log_ratio(phi: np.ndarray, mean_a: np.ndarray, mean_b: np.ndarray) -> np.ndarray:
-    """log N(phi | mean_a, I) - log N(phi | mean_b, I), row by row: shapes (B, k) -> (B,)."""
+    """log N(phi | mean_a, I) - log N(phi | mean_b, I), row by row: shapes (B, p) -> (B,)."""
     return -0.5 * np.sum((phi - mean_a) ** 2, axis=1) + 0.5 * np.sum((phi - mean_b) ** 2, axis=1)
 
 

@@ -38,6 +38,16 @@ def test_pointwise_minimiser(a, b):
     assert calc.pointwise_argmin(a, b) == pytest.approx(a / (a + b), abs=1e-5)
 
 
+def test_one_sided_densities_have_their_infimum_at_the_boundary():
+    """Where only one density is positive, f(t) decreases towards the end of (0, 1) the answer names."""
+    t = np.array([0.5, 0.9, 0.99, 0.999999])
+    only_data = -2.0 * np.log(t)  # b = 0: infimum 0 as t -> 1, never attained
+    only_model = -3.0 * np.log(1 - (1 - t))  # a = 0, evaluated at 1 - t: infimum 0 as t -> 0
+    assert np.all(np.diff(only_data) < 0) and np.all(only_data > 0) and only_data[-1] < 1e-5
+    assert np.all(np.diff(only_model) < 0) and np.all(only_model > 0)
+    assert "infimum is approached" in answer(FILE, "ganloss-optimal-discriminator")
+
+
 def test_optimal_discriminator_minimises_ld_with_a_bernoulli_kl_excess():
     d_star = grid.optimal_discriminator(P_DATA, P_MODEL)
     best = calc.discriminator_loss(d_star, P_DATA, P_MODEL)
@@ -79,9 +89,9 @@ def test_forward_and_reverse_kl_optima_differ():
 
 def test_projection_discriminator_identity():
     rng = np.random.default_rng(1)
-    m, k, batch = 5, 7, 32
-    mu, mu_hat = rng.standard_normal((m, k)), rng.standard_normal((m, k))
-    phi, labels = rng.standard_normal((batch, k)), rng.integers(0, m, batch)
+    m, p, batch = 5, 7, 32  # classes, feature dimension, examples
+    mu, mu_hat = rng.standard_normal((m, p)), rng.standard_normal((m, p))
+    phi, labels = rng.standard_normal((batch, p)), rng.integers(0, m, batch)
     a, b = calc.projection_parameters(mu, mu_hat)
     one_hot = np.eye(m)[labels]
     logits = np.sum(one_hot * (phi @ a.T + b), axis=1)
