@@ -22,8 +22,11 @@ from torch import nn
 
 from tests.harness import Case, fill_parameters, to_numpy
 
-DNET, GNET, INIT = "dcgan_dnet", "dcgan_gnet", "dcgan_weight_init"
-LOSS_D, LOSS_G = "dcgan_loss_d", "dcgan_loss_g"
+DNET = "dcgan_dnet"
+GNET = "dcgan_gnet"
+INIT = "dcgan_weight_init"
+LOSS_D = "dcgan_loss_d"
+LOSS_G = "dcgan_loss_g"
 IMG_SHAPE = (1, 28, 28)
 
 # Kaiming-uniform weights have E[w^2] = 2 / fan_in. Pooled over the ~600 or more weights of a
