@@ -2,6 +2,8 @@
 
 from tests.instructor.mutation import Mutation
 
+FAILURES_NAME_THE_MISTAKE = True  # test_mutations checks that each failure names its mistake
+
 FILE = "dcgan.py"
 DNET, GNET, INIT = "dcgan_dnet", "dcgan_gnet", "dcgan_weight_init"
 LOSS_D, LOSS_G = "dcgan_loss_d", "dcgan_loss_g"
