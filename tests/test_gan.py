@@ -209,7 +209,8 @@ def test_cns_g_is_finite_at_very_negative_logits():
     with replayed_noise(np.array([[-200.0]])):
         loss = gan.conditional_loss_nonsaturating_g(ShiftGenerator(1), LinearCritic([1.0], offsets=[0.0]),
                                                    _column([0.0]), torch.tensor([0]), device=CPU)
-    assert torch.isfinite(loss) and float(loss) == pytest.approx(200.0, rel=1e-6)
+    assert torch.isfinite(loss), "compute L_G from the logits (F.logsigmoid): log(sigmoid(-200)) is -inf in float32"
+    assert float(loss) == pytest.approx(200.0, rel=1e-6)
 
 
 @pytest.mark.task(CNS_G)
@@ -476,10 +477,12 @@ def test_ema_moves_the_target_towards_the_source_in_place():
     fill_parameters(source, np.random.default_rng(9))
     fill_parameters(target, np.random.default_rng(10))
     before = [t.detach().clone() for t in target.parameters()]
-    weight = target.weight
+    weight, storage = target.weight, target.weight.data_ptr()
     result = gan.apply_exponential_moving_average(source, target, alpha=0.75)
     assert result is None, "the update is in place and returns None"
     assert target.weight is weight, "update the target's tensors in place"
+    assert target.weight.data_ptr() == storage, (
+        "update the target's tensors in place (mul_, add_, lerp_ or copy_), not by assigning new tensors to .data")
     for old, new, src in zip(before, target.parameters(), source.parameters()):
         torch.testing.assert_close(new.detach(), 0.75 * old + 0.25 * src.detach())
         assert not new.requires_grad or new.grad_fn is None, "no autograd history on the averaged parameters"

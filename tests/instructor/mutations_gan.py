@@ -22,7 +22,7 @@ MUTATIONS = [
     Mutation(NS_G, FILE, "    return -F.logsigmoid(d(g(z))).mean()\n", "    return F.logsigmoid(-d(g(z))).mean()\n",
              "the saturating minimax loss log(1 - D(G(z)))"),
     Mutation(NS_G, FILE, "    return -F.logsigmoid(d(g(z))).mean()\n", "    return -torch.log(torch.sigmoid(d(g(z)))).mean()\n",
-             "log(sigmoid(.)) written out: -inf at logit -200"),
+             "log(sigmoid(.)) written out: -inf at logit -200", says="log(sigmoid(-200)) is -inf"),
     Mutation(NS_G, FILE, "    return -F.logsigmoid(d(g(z))).mean()\n", "    return -F.logsigmoid(d(g(z))).sum()\n",
              "a sum over the batch instead of a mean"),
     # conditional_loss_nonsaturating_d
@@ -39,7 +39,8 @@ MUTATIONS = [
     Mutation(CNS_G, FILE, "    return -F.logsigmoid(d(g(z, y_fake), y_fake)).mean()\n",
              "    return -F.logsigmoid(d(g(z, y_fake), torch.zeros_like(y_fake))).mean()\n", "every image judged as class 0"),
     Mutation(CNS_G, FILE, "    return -F.logsigmoid(d(g(z, y_fake), y_fake)).mean()\n",
-             "    return -torch.log(torch.sigmoid(d(g(z, y_fake), y_fake))).mean()\n", "log(sigmoid(.)) written out"),
+             "    return -torch.log(torch.sigmoid(d(g(z, y_fake), y_fake))).mean()\n", "log(sigmoid(.)) written out",
+             says="log(sigmoid(-200)) is -inf"),
     # loss_wasserstein_gp_d
     Mutation(WGP_D, FILE, "x_hat = (alpha * x_fake + (1 - alpha) * x_real).requires_grad_(True)",
              "x_hat = (alpha * x_real + (1 - alpha) * x_fake).requires_grad_(True)",
@@ -107,7 +108,7 @@ MUTATIONS += [
              "            averaged.mul_(alpha).add_(current, alpha=1 - alpha)\n",
              "        for averaged, current in zip(target.parameters(), source.parameters()):\n"
              "            averaged.data = alpha * averaged.data + (1 - alpha) * current.data\n",
-             "new tensors assigned instead of an in-place update"),
+             "new tensors assigned instead of an in-place update", says="not by assigning new tensors"),
     Mutation(STEP, FILE, "        generator_metric = metric(p, generator(), critic)  # p: the last real batch\n",
              "        p = next(train_data_iter)\n        generator_metric = metric(p, generator(), critic)\n",
              "a new real batch drawn for the generator update"),
