@@ -69,6 +69,8 @@ def pytest_collection_modifyitems(config, items):
         items[:] = selected
 
 
+STUB_LINES = 24  # stopped test functions listed one per line; beyond this, one line per task and file
+
 _OUTCOMES: dict[str, list[str]] = {}  # task id -> outcome per test ("passed", "not implemented", "failed")
 
 
@@ -119,10 +121,22 @@ def pytest_terminal_summary(terminalreporter):
         key = (task, report.nodeid.removeprefix("tests/").split("[")[0], needed)
         lines[key] = lines.get(key, 0) + 1
     terminalreporter.section(f"{harness.STUB_MESSAGE}: {len(stubs)} tests stopped at a stub")
+    width = max(len(task) for task, _, _ in lines)
+    if len(lines) <= STUB_LINES:
+        for (task, test, needed), count in lines.items():
+            cases = f" ({count} cases)" if count > 1 else ""
+            waits = f" (waits for {needed})" if needed != task else ""
+            terminalreporter.write_line(f"  {task:{width}s} {test}{cases}{waits}")
+        return
+    # An assignment with many tasks: one line per task and test file keeps the screen readable.
+    files: dict[tuple, list[int]] = {}  # (task, test file, stub's task) -> [tests, test functions]
     for (task, test, needed), count in lines.items():
-        cases = f" ({count} cases)" if count > 1 else ""
+        tally = files.setdefault((task, test.split("::")[0], needed), [0, 0])
+        tally[0] += count
+        tally[1] += 1
+    for (task, file, needed), (tests, functions) in files.items():
         waits = f" (waits for {needed})" if needed != task else ""
-        terminalreporter.write_line(f"  {task:26s} {test}{cases}{waits}")
+        terminalreporter.write_line(f"  {task:{width}s} {file}: {tests} tests in {functions} test functions{waits}")
 
 
 def pytest_unconfigure(config):
@@ -131,9 +145,10 @@ def pytest_unconfigure(config):
     if not _OUTCOMES or terminalreporter is None:
         return
     terminalreporter.section("graded tasks")
+    width = max(28, *(len(task) for task in _OUTCOMES))
     for task in sorted(_OUTCOMES):
         results = _OUTCOMES[task]
         passed = results.count("passed")
         state = "not implemented yet" if "not implemented" in results else ("all pass" if passed == len(results) else "failing")
-        terminalreporter.write_line(f"  {task:28s} {passed:3d}/{len(results):<3d} tests pass   {state}")
+        terminalreporter.write_line(f"  {task:{width}s} {passed:3d}/{len(results):<3d} tests pass   {state}")
     terminalreporter.write_line("  (run one task's tests with: pytest --task TASK; whole tracebacks with: --tb=long)")
