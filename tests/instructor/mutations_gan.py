@@ -2,6 +2,8 @@
 
 from tests.instructor.mutation import Mutation
 
+FAILURES_NAME_THE_MISTAKE = True  # test_mutations checks that each failure names its mistake
+
 FILE = "gan.py"
 NS_D, NS_G = "loss_nonsaturating_d", "loss_nonsaturating_g"
 CNS_D, CNS_G = "conditional_loss_nonsaturating_d", "conditional_loss_nonsaturating_g"
