@@ -232,7 +232,7 @@ ALTERNATIVES = [
             qh = np.einsum("btd,dk->btk", q, self.params_q[:, cols])
             kh = np.einsum("bsd,dk->bsk", k, self.params_k[:, cols])
             vh = np.einsum("bsd,dk->bsk", v, self.params_v[:, cols])
-            logits = np.einsum("btk,bsk->bts", qh, kh) / np.sqrt(width)
+            logits = np.einsum("btk,bsk->bts", qh, kh) / width ** 0.5  # a Python float keeps float32
             logits = logits - logits.max(axis=2, keepdims=True)
             w = np.exp(logits)
             w = w / w.sum(axis=2, keepdims=True)
