@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import save_json  # noqa: E402  (this folder is on the path of a script run)
+
 MODE_SHARE_FLOOR = 0.25  # below this share of samples on one side, the arcs run dropped a mode
 MODE_SAMPLES = 10_000
 
@@ -151,9 +153,7 @@ def main() -> int:
                "cpus": os.cpu_count(), "load_average": os.getloadavg()}
     print(f"machine: {machine}")
     results = bench_maf(args) if args.what == "maf" else bench_planar(args)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
+    save_json(args.json, {"machine": machine, "results": results})
     return 0
 
 

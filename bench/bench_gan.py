@@ -26,7 +26,6 @@ and 222 after 1 000 (``python bench/bench_gan.py --models vit --objectives WGAN-
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import subprocess
@@ -36,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchlib import save_json  # noqa: E402  (this folder is on the path of a script run)
 
 
 OBJECTIVES = {"GAN": None, "WGAN-GP": 10.0}  # name -> --gradient_penalty
@@ -191,9 +192,7 @@ def main() -> int:
         results["public_tests_seconds"] = {"median": statistics.median(times), "repeats": times}
         print(f"public test suite: {statistics.median(times):.1f} s (median of {len(times)}: "
               + ", ".join(f"{t:.1f}" for t in times) + ")")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    save_json(args.json, results)
     return 0
 
 

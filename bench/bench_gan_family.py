@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import save_json  # noqa: E402  (this folder is on the path of a script run)
+
 RUNS = ("dcgan", "gan:nonsaturating", "gan:wasserstein_gp", "cgan")  # model[:loss_type]
 
 
@@ -80,8 +82,7 @@ def main() -> int:
         results["dirac"] = dirac_distances()
         for name, distance in results["dirac"].items():
             print(f"dirac {name:24s} final distance to (0, 0): {distance:.3g}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    save_json(args.json, results)
     return 0
 
 

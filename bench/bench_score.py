@@ -19,7 +19,6 @@ Usage: ``python bench/bench_score.py [--steps 100] [--repeats 3] [--quality 500 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchlib import save_json  # noqa: E402  (this folder is on the path of a script run)
 
 
 def setup(text: str, device: str, seed: int = 0):
@@ -139,9 +140,7 @@ def main() -> int:
         print(f"\n{'step':>6s} {'train s':>8s} {'cpu s':>8s} {'loss':>8s} {'in 0.05':>8s} {'samp->data':>9s} "
               f"{'data->samp':>9s} {'sample s':>9s}")
         results["quality"] = quality_curve(args.text, sorted(args.quality), args.device)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    save_json(args.json, results)
     return 0
 
 

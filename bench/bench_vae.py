@@ -38,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import save_json  # noqa: E402  (this folder is on the path of a script run)
+
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
@@ -200,9 +202,7 @@ def main() -> int:
         print(f"{r['name']:18s} {r['epochs']:6d} {r['lr']:7.0e} {r['seconds_per_epoch']:8.1f} "
               f"{with_error(r, 'val/elbo'):>16s} {with_error(r, 'test/log_likelihood'):>18s} "
               f"{r['is_seconds'] or 0:6.1f}  {r['data']}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    save_json(args.json, results)
     return 0
 
 
