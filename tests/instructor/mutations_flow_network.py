@@ -2,6 +2,8 @@
 
 from tests.instructor.mutation import Mutation
 
+FAILURES_NAME_THE_MISTAKE = True  # test_mutations checks that each failure names its mistake
+
 FORWARD, INVERSE, LOG_PROBS = "made_forward", "made_inverse", "maf_log_probs"
 PLANAR, LOGDET, LOSS1, LOSS2 = "planar_transformation", "get_logdet", "loss1", "loss2"
 FILE = "flow_network.py"

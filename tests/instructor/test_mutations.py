@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.instructor.mutation import ROOT, all_mutations, apply, run_edited_copy
@@ -10,7 +12,7 @@ MUTATIONS = all_mutations()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mutation", MUTATIONS, ids=[f"{m.task}:{m.why}" for m in MUTATIONS])
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=[f"{Path(m.file).stem}:{m.task}:{m.why}" for m in MUTATIONS])
 def test_mutation_is_caught(mutation, pristine, tmp_path):
     result = run_edited_copy(pristine, tmp_path, mutation.file, mutation.task, lambda text: apply(mutation, text))
     assert result.returncode == 1, (
