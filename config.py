@@ -55,6 +55,9 @@ class TrainConfig:
     resume: str = ""  # a run folder or checkpoint to continue from
     smoke: bool = False  # a few steps on a little data: checks the whole pipeline in seconds
     text: str = "CS446"  # what the score model's 2-D point cloud spells (cs446-sp24)
+    objective: str = "wgan-gp"  # IFT6135 CIFAR-10 configuration: gan | wgan | wgan-gp | gan-r1 | wgan-r1
+    width: int = 64  # channels of the CIFAR-10 critic's first layer (8 x width at its last; the generator mirrors it)
+    eval_samples: int = 10_000  # generated (and real) images per Inception Score / FID evaluation
 
     def validate(self) -> None:
         """Reject values that cannot work, with a message saying why."""
@@ -75,6 +78,11 @@ class TrainConfig:
         for name in ("lr", "lr_discriminator", "lr_generator"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
+        for name in ("width", "eval_samples"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if self.loss_type not in LOSS_TYPES:
             raise ConfigError(f"--loss_type must be one of {', '.join(LOSS_TYPES)}, got {self.loss_type!r}")
         if not self.text.strip():
@@ -96,9 +104,11 @@ PRESETS = ("quick", "full")
 
 # Settings every model reads; any other flag must be listed in the entry's ``uses``.
 LOSS_TYPES = ("nonsaturating", "wasserstein_gp")  # the CS 236 GAN objectives (--model gan)
+# The IFT6135 CIFAR-10 configurations (--model sngan): the keys of gan.CIFAR10_CONFIGS.
+OBJECTIVES = ("gan", "wgan", "wgan-gp", "gan-r1", "wgan-r1")
 
 # Settings whose flag takes one of a fixed list of values.
-CHOICES = {"device": DEVICES, "preset": PRESETS, "loss_type": LOSS_TYPES}
+CHOICES = {"device": DEVICES, "preset": PRESETS, "loss_type": LOSS_TYPES, "objective": OBJECTIVES}
 
 COMMON = ("model", "preset", "seed", "device", "runs_dir", "run_name", "resume", "smoke",
           "sample_every", "log_every")

@@ -462,6 +462,18 @@ def load_images(name: str, root: str | Path = DEFAULT_ROOT, *, train: bool = Tru
     return dataset
 
 
+def random_images(count: int, shape: tuple[int, ...] = (32, 32, 3), seed: int = 0, transform: str | Callable = "plain",
+                  verbose: bool = True) -> ImageArrayDataset:
+    """``count`` images of uniformly random pixels, (H, W) or (H, W, C), all labelled 0: what a
+    ``--smoke`` run trains on in place of a data set that needs a download (CIFAR-10)."""
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(count, *shape), dtype=np.uint8)
+    dataset = ImageArrayDataset(pixels, np.zeros(count, dtype=np.int64), make_transform(transform),
+                                source=f"random {'x'.join(map(str, shape))} images (--smoke; no real data set)")
+    if verbose:
+        print(f"data: {dataset.source} ({count} images)")
+    return dataset
+
+
 # ----------------------------------------------------------------------------------------------
 # 2-D point sets
 # ----------------------------------------------------------------------------------------------

@@ -44,7 +44,9 @@ N samples (IFT6135).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -587,8 +589,8 @@ class DiracCritic(nn.Module):
 
 # ASSIGNMENT: ift6135-a3
 @dataclass(frozen=True)
-class DiracConfig:
-    """One training configuration of the Dirac GAN (the arguments of make_train_step)."""
+class GANConfig:
+    """One configuration of an IFT6135 GAN experiment, Dirac or CIFAR-10 (make_train_step's arguments)."""
 
     loss_type: str
     reg_type: str | None = None
@@ -598,12 +600,12 @@ class DiracConfig:
 
 
 # ASSIGNMENT: ift6135-a3
-DIRAC_CONFIGS: dict[str, DiracConfig] = {
-    "gan": DiracConfig("JSD", title="unregularised GAN (JSD)"),
-    "wgan": DiracConfig("W1", title="WGAN (W1, no penalty)"),
-    "wgan-gp": DiracConfig("W1", "GP", 1.0, title="WGAN-GP (one-centred GP, weight 1)"),
-    "gan-r1": DiracConfig("JSD", "R1", 1.0, title="JSD + R1 (zero-centred, weight 1)"),
-    "wgan-r1": DiracConfig("W1", "R1", 1.0, title="W1 + R1 (zero-centred, weight 1)"),
+DIRAC_CONFIGS: dict[str, GANConfig] = {
+    "gan": GANConfig("JSD", title="unregularised GAN (JSD)"),
+    "wgan": GANConfig("W1", title="WGAN (W1, no penalty)"),
+    "wgan-gp": GANConfig("W1", "GP", 1.0, title="WGAN-GP (one-centred GP, weight 1)"),
+    "gan-r1": GANConfig("JSD", "R1", 1.0, title="JSD + R1 (zero-centred, weight 1)"),
+    "wgan-r1": GANConfig("W1", "R1", 1.0, title="W1 + R1 (zero-centred, weight 1)"),
 }
 
 
@@ -616,7 +618,7 @@ class DiracGame(nn.Module):
     update, starting with ``start`` (it is not part of the checkpoint).
     """
 
-    def __init__(self, config: DiracConfig, start: tuple[float, float] = DIRAC_START, simultaneous: bool = False):
+    def __init__(self, config: GANConfig, start: tuple[float, float] = DIRAC_START, simultaneous: bool = False):
         super().__init__()
         self.config, self.simultaneous = config, simultaneous
         self.generator, self.critic = DiracGenerator(start[0]), DiracCritic(start[1])
@@ -652,7 +654,7 @@ def _repeat(batch: torch.Tensor):
         yield batch
 
 
-def dirac_trajectory(config: DiracConfig, *, steps: int = DIRAC_STEPS, lr: float = DIRAC_LR,
+def dirac_trajectory(config: GANConfig, *, steps: int = DIRAC_STEPS, lr: float = DIRAC_LR,
                      start: tuple[float, float] = DIRAC_START, simultaneous: bool = False) -> np.ndarray:
     """(theta, psi) after each of ``steps`` SGD updates of step ``lr``, shape (steps + 1, 2)."""
     game = DiracGame(config, start, simultaneous)
@@ -718,6 +720,210 @@ def _dirac_final(model: DiracGANs, run) -> dict:
 
 DIRAC = train.Recipe(optimizers=_dirac_optimizers, step=_dirac_step, make_batch=_dirac_batch,
                      figures=_dirac_figures, final=_dirac_final)
+
+
+# ------------------------------------------------------------------------------------------------
+# IFT6135 problem 2.7: CIFAR-10 with a spectrally normalised critic (python main.py --model sngan), provided
+# ------------------------------------------------------------------------------------------------
+# The course's model file and its "cifar10-" configurations are not public. The networks here are
+# the "standard CNN" of the spectral-normalisation paper (Miyato et al., 2018, table 3): a
+# DCGAN-like generator and a critic whose every layer is divided by its largest singular value,
+# which bounds the critic's Lipschitz constant. ``width`` scales both (64 in the paper). The five
+# configurations are the Dirac GAN's (the same names: config.OBJECTIVES), the gradient penalty
+# weighted for images. Training runs the graded make_train_step; the evaluation-time generator is
+# its moving average (EMA).
+# Shapes: B batch, Z = CIFAR10_DIM_Z, W = width; images (B, 3, 32, 32) in [-1, 1].
+
+# ASSIGNMENT: ift6135-a3
+CIFAR10_DIM_Z = 128  # Z: latent width of the CIFAR-10 generator, z ~ N(0, I)
+# ASSIGNMENT: ift6135-a3
+CIFAR10_SLOPE = 0.1  # the critic's LeakyReLU slope
+# ASSIGNMENT: ift6135-a3
+CIFAR10_EMA = 0.998  # alpha of the evaluation generator's average (apply_exponential_moving_average's default)
+# ASSIGNMENT: ift6135-a3
+CIFAR10_SMOKE_IMAGES = 256  # random images that stand in for CIFAR-10 under --smoke
+
+# ASSIGNMENT: ift6135-a3
+CIFAR10_GP_WEIGHT = 10.0  # the one-centred penalty's weight on images (Gulrajani et al., 2017); R1 keeps 1
+
+
+# ASSIGNMENT: ift6135-a3
+def _cifar10_config(setting: GANConfig) -> GANConfig:
+    weight = CIFAR10_GP_WEIGHT if setting.reg_type == "GP" else setting.reg_cf
+    penalty = f" + {setting.reg_type} (weight {weight:g})" if setting.reg_type else ""
+    return replace(setting, reg_cf=weight, title=f"{setting.loss_type}{penalty}, spectrally normalised critic")
+
+
+# ASSIGNMENT: ift6135-a3
+CIFAR10_CONFIGS = {name: _cifar10_config(setting) for name, setting in DIRAC_CONFIGS.items()}  # --objective
+
+
+# ASSIGNMENT: ift6135-a3
+class CIFAR10Generator(nn.Module):
+    """z (B, Z) -> images (B, 3, 32, 32) in [-1, 1]: a linear layer to a 4 x 4 map of 8W channels,
+    three 4 x 4 transposed convolutions of stride 2 (halving the channels), a 3 x 3 convolution
+    and tanh; batch normalisation and ReLU between. ``generator()`` without codes draws
+    ``batch_size`` of them itself (the IFT6135 convention make_train_step relies on)."""
+
+    def __init__(self, width: int = 64, dim_z: int = CIFAR10_DIM_Z, batch_size: int = 64):
+        super().__init__()
+        self.dim_z, self.batch_size = dim_z, batch_size
+        w = width
+
+        def up(channels_in, channels_out):  # doubles the height and width
+            return [nn.ConvTranspose2d(channels_in, channels_out, 4, stride=2, padding=1),
+                    nn.BatchNorm2d(channels_out), nn.ReLU()]
+
+        self.net = nn.Sequential(
+            nn.Linear(dim_z, 8 * w * 4 * 4), nn.BatchNorm1d(8 * w * 4 * 4), nn.ReLU(),
+            nn.Unflatten(1, (8 * w, 4, 4)),  # (B, 8W, 4, 4)
+            *up(8 * w, 4 * w), *up(4 * w, 2 * w), *up(2 * w, w),  # (B, W, 32, 32)
+            nn.Conv2d(w, 3, 3, padding=1), nn.Tanh(),  # (B, 3, 32, 32)
+        )
+
+    def forward(self, z: torch.Tensor | None = None) -> torch.Tensor:
+        if z is None:
+            z = torch.randn(self.batch_size, self.dim_z, device=self.net[0].weight.device)
+        return self.net(z)
+
+
+# ASSIGNMENT: ift6135-a3
+class SNCritic(nn.Module):
+    """Images (B, 3, 32, 32) -> critic values (B,): seven convolutions (3 x 3 of stride 1, then
+    4 x 4 of stride 2 halving the size, alternating; W, W, 2W, 2W, 4W, 4W, 8W channels) with
+    LeakyReLU, and a linear layer; every layer spectrally normalised (one power iteration per
+    call in training mode)."""
+
+    def __init__(self, width: int = 64):
+        super().__init__()
+        from torch.nn.utils.parametrizations import spectral_norm
+
+        w = width
+        channels = [3, w, w, 2 * w, 2 * w, 4 * w, 4 * w, 8 * w]
+        layers = []
+        for index, (channels_in, channels_out) in enumerate(zip(channels, channels[1:])):
+            kernel, stride = (3, 1) if index % 2 == 0 else (4, 2)
+            layers += [spectral_norm(nn.Conv2d(channels_in, channels_out, kernel, stride, padding=1)),
+                       nn.LeakyReLU(CIFAR10_SLOPE)]
+        self.net = nn.Sequential(*layers, nn.Flatten(), spectral_norm(nn.Linear(8 * w * 4 * 4, 1)))  # (B, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)  # (B,)
+
+
+# ASSIGNMENT: ift6135-a3
+class SNGAN(nn.Module):
+    """The CIFAR-10 generator, the critic and the evaluation-time generator (``ema_generator``,
+    the moving average of the generator's parameters, which makes every sample and score), with
+    the members the kit's loop and metrics use (``sample_noise``, ``generate``)."""
+
+    def __init__(self, width: int = 64):
+        super().__init__()
+        import copy
+
+        self.generator = CIFAR10Generator(width)
+        self.critic = SNCritic(width)
+        self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False)
+
+    def sample_noise(self, batch_size: int) -> torch.Tensor:
+        return torch.randn(batch_size, self.generator.dim_z)
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        return self.ema_generator(z)
+
+
+# ASSIGNMENT: ift6135-a3
+def cifar10_splits(config):
+    """CIFAR-10's training images in [-1, 1] and, in ``info["scorer"]``, the Inception Score and
+    FID of the evaluations (``inception.ImageScorer``). Both need downloads: offline, one error
+    names whatever is missing. With ``--smoke``: random images and an untrained stand-in scorer,
+    which work offline."""
+    import data
+    import inception
+
+    if config.smoke:
+        images = data.random_images(CIFAR10_SMOKE_IMAGES, (32, 32, 3), seed=config.seed)
+        scorer = inception.ImageScorer(inception.StandInNetwork, images, config.eval_samples,
+                                         name=inception.StandInNetwork.name)
+        return data.Splits(train=images, info={"scorer": scorer})
+    missing, train_set, weights = [], None, None
+    try:
+        train_set = data.load_images("cifar10", config.data_root, transform="plain")
+    except data.DataUnavailableError as error:
+        missing.append(str(error))
+    try:
+        weights = inception.require_weights()
+    except inception.WeightsUnavailableError as error:
+        missing.append(str(error))
+    if missing:
+        raise data.DataUnavailableError("--model sngan needs downloads it cannot get here (--smoke runs without "
+                                        "them):\n" + "\n".join(f"* {problem}" for problem in missing))
+    cache = Path(config.data_root) / f"inception-statistics-cifar10-{config.eval_samples}.npz"
+    scorer = inception.ImageScorer(partial(inception.InceptionNetwork, weights), train_set, config.eval_samples, cache,
+                                    name=inception.InceptionNetwork.name)
+    return data.Splits(train=train_set, name="cifar10", info={"scorer": scorer})
+
+
+# ASSIGNMENT: ift6135-a3
+def _cifar10_optimizers(model: SNGAN, config) -> dict:
+    """Adam for the critic (``--lr_discriminator``) and the generator (``--lr_generator``)."""
+    betas = (config.beta1, config.beta2)
+    return {"critic": torch.optim.Adam(model.critic.parameters(), lr=config.lr_discriminator, betas=betas),
+            "generator": torch.optim.Adam(model.generator.parameters(), lr=config.lr_generator, betas=betas)}
+
+
+# ASSIGNMENT: ift6135-a3
+def _cifar10_step(config):
+    """One make_train_step of the chosen configuration; the loop's batch holds one real batch per
+    critic update. Logs the generator's metric (the JSD or W1 estimate) as ``generator_loss``."""
+    setting = CIFAR10_CONFIGS[config.objective]
+    train_step = make_train_step(setting.loss_type, setting.critic_inner_iters, setting.reg_type, setting.reg_cf,
+                                 alpha_ema=CIFAR10_EMA)
+
+    def step(batch: dict, model: SNGAN, optimizers: dict) -> dict:
+        real = batch["x"]  # (critic_inner_iters * B, 3, 32, 32)
+        model.generator.batch_size = len(real) // setting.critic_inner_iters
+        estimate = train_step(iter(real.chunk(setting.critic_inner_iters)), model.critic, optimizers["critic"],
+                              model.generator, model.ema_generator, optimizers["generator"])
+        with torch.no_grad():  # batch norm's running statistics are buffers, which the average of parameters leaves out
+            for averaged, current in zip(model.ema_generator.buffers(), model.generator.buffers()):
+                averaged.copy_(current)
+        return {"generator_loss": estimate}
+
+    return step
+
+
+# ASSIGNMENT: ift6135-a3
+def _cifar10_scores(model: SNGAN, run) -> dict:
+    """Inception Score (mean and standard deviation over splits) and FID of ``--eval_samples`` images
+    of the EMA generator; prefixed ``val/standin_`` when the untrained stand-in scored them."""
+    import metrics
+
+    images = metrics.sample_images(model, run.config.eval_samples, run.device)  # (N, 3, 32, 32)
+    prefix = "val/standin_" if run.config.smoke else "val/"
+    return {f"{prefix}{name}": value for name, value in run.data.info["scorer"](images, run.device).items()}
+
+
+# ASSIGNMENT: ift6135-a3
+def _cifar10_figures(model: SNGAN, run) -> None:
+    """The generator's metric and the FID against the step, on one figure (``metric_and_fid``)."""
+    import plots
+
+    estimate = f"{CIFAR10_CONFIGS[run.config.objective].loss_type} estimate (generator's metric)"
+    fid = "val/standin_fid" if run.config.smoke else "val/fid"
+    plots.save_twin_curves(run.folder / "metrics.csv", ("generator_loss", estimate),
+                           (fid, "FID" + (" (untrained stand-in)" if run.config.smoke else "")),
+                           run.figure_path("metric_and_fid"), title=CIFAR10_CONFIGS[run.config.objective].title)
+
+
+# ASSIGNMENT: ift6135-a3
+def _cifar10_final(model: SNGAN, run) -> dict:
+    """Which network scored the samples (the stand-in's name says its numbers mean nothing)."""
+    return {"scorer": run.data.info["scorer"].name}
+
+
+CIFAR10 = train.Recipe(optimizers=_cifar10_optimizers, step=_cifar10_step, samples=train.gan_samples,
+                       evaluate=_cifar10_scores, figures=_cifar10_figures, final=_cifar10_final)
 
 
 # ------------------------------------------------------------------------------------------------

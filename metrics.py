@@ -59,13 +59,22 @@ def sqrtm_psd(matrix: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
 
 
-def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
-    """Squared Fréchet distance between Gaussians fitted to two feature sets (N, F) and (M, F)."""
-    mu_r, mu_g = real.mean(0), fake.mean(0)
-    cov_r, cov_g = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
+def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (F,) and covariance (F, F) of a feature set (N, F), the Gaussian the distance fits."""
+    features = np.asarray(features, dtype=np.float64)
+    return features.mean(0), np.cov(features, rowvar=False)
+
+
+def frechet_distance_of_statistics(mu_r: np.ndarray, cov_r: np.ndarray, mu_g: np.ndarray, cov_g: np.ndarray) -> float:
+    """Squared Fréchet distance between N(mu_r, cov_r) and N(mu_g, cov_g) (the formula above)."""
     root_r = sqrtm_psd(cov_r)
     cross = sqrtm_psd(root_r @ cov_g @ root_r)  # (Σr^½ Σg Σr^½)^½, symmetric, same trace as (Σr Σg)^½
     return float(((mu_r - mu_g) ** 2).sum() + np.trace(cov_r + cov_g - 2 * cross))
+
+
+def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
+    """Squared Fréchet distance between Gaussians fitted to two feature sets (N, F) and (M, F)."""
+    return frechet_distance_of_statistics(*gaussian_statistics(real), *gaussian_statistics(fake))
 
 
 def new_classifier(dataset) -> FeatureClassifier:

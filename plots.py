@@ -158,6 +158,31 @@ def save_loss_curves(csv_path, path) -> list[Path]:
     return save_figure(figure, path)
 
 
+def save_twin_curves(csv_path, left: tuple[str, str], right: tuple[str, str], path, title: str = "") -> list[Path]:
+    """Two columns of a run's ``metrics.csv`` against the step on one figure, each on its own
+    y-axis (``left`` and ``right`` are ``(column, label)``), to ``<path>.pdf`` and ``.png``.
+    A column without values yet is left out; returns the paths written ([] when neither has any)."""
+    curves = read_curves(csv_path) if Path(csv_path).exists() else {}
+    if left[0] not in curves and right[0] not in curves:
+        return []
+    figure = Figure(figsize=(6.4, 4.0), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot(1, 1, 1)
+    lines = []
+    for side, ((column, label), color) in enumerate(zip((left, right), ("tab:blue", "tab:red"))):
+        target = axes if side == 0 else axes.twinx()
+        target.set_ylabel(label, color=color)
+        target.tick_params(axis="y", labelcolor=color)
+        if column in curves:
+            steps, values = curves[column]
+            lines += target.plot(steps, values, color=color, marker="o" if len(steps) < 30 else None, label=label)
+    axes.set_xlabel("step")
+    axes.grid(alpha=0.3)
+    axes.legend(lines, [line.get_label() for line in lines], fontsize="small")
+    if title:
+        axes.set_title(title)
+    return save_figure(figure, path)
+
+
 # ----------------------------------------------------------------------------------------------
 # Paths in a plane (parameter trajectories)
 # ----------------------------------------------------------------------------------------------
