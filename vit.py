@@ -286,11 +286,14 @@ class ViTGAN(nn.Module):
         if choice not in DISCRIMINATORS:
             raise ValueError(f"unknown discriminator {discriminator!r}; valid choices: {', '.join(DISCRIMINATORS)}")
         self.embed_dim = embed_dim
-        self.generator = ViTGenerator(embed_dim, num_blocks=2, num_heads=4, widening_factor=2)
+        # The discriminator is built first, as in the original starter code, so that one seed gives
+        # the same initial weights as there and runs can be compared seed for seed (which network
+        # draws its weights first changes every weight a seed gives, not how fast either learns).
         if choice == "vit":
             self.discriminator = ViTDiscriminator(embed_dim, num_blocks=2, num_heads=4, widening_factor=4)
         else:
             self.discriminator = MLPDiscriminator()
+        self.generator = ViTGenerator(embed_dim, num_blocks=2, num_heads=4, widening_factor=2)
 
     def sample_noise(self, batch_size: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
         """Standard Gaussian latent tokens (B, T, D) for :meth:`generate`; ``generator`` makes them reproducible."""
