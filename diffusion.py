@@ -278,7 +278,7 @@ def inpaint(scorenet, x_known: torch.Tensor, mask: torch.Tensor, sigmas: torch.T
 # ------------------------------------------------------------------------------------------------
 
 FIELD_SIGMA = 0.1  # the noise level at which the score field is drawn (the original plot_score's)
-FIELD_GRID = (60, 24)  # arrows across and up the figure
+FIELD_ARROWS = 60  # arrows across the score-field figure (up it: as many as keep them evenly spaced)
 SNAPSHOT_STEPS = (0, 200, 400, 600, 800)  # Langevin steps shown next to the final samples
 NUM_TRAJECTORIES = 4  # samples whose whole Langevin path is drawn
 INPAINT_PER_LINE = 200  # completions per observed value in the inpainting figure
@@ -304,21 +304,38 @@ def _cloud(run) -> np.ndarray:
     return run.data.train.tensors[0].numpy()  # (P, D)
 
 
-PANEL_INCHES = (5.0, 2.0)  # one figure panel: wide, as the text clouds are about 4 times wider than tall
+PANEL_WIDTH = 9.0  # inches across one figure panel; its height follows the cloud's shape
+WIDEST = 5.0  # a panel is at most this many times wider than tall (a long text gets room above and below)
 
 
 def _extent(cloud: np.ndarray, margin: float = 0.15) -> tuple:
-    """Axis limits (x_min, x_max, y_min, y_max) around the cloud, ``margin`` times its height on every side."""
+    """Axis limits (x_min, x_max, y_min, y_max) around the cloud: ``margin`` times its height on
+    every side, then widened (up, down or sideways, about the centre) until the panel is at most
+    ``WIDEST`` times wider than tall and no taller than wide."""
     low, high = cloud.min(axis=0), cloud.max(axis=0)
     pad = margin * (high[1] - low[1]) + 0.05
-    return float(low[0] - pad), float(high[0] + pad), float(low[1] - pad), float(high[1] + pad)
+    low, high = low - pad, high + pad
+    centre, size = (low + high) / 2, high - low  # (D,) each
+    size = np.maximum(size, [size[1], size[0] / WIDEST])  # width >= height >= width / WIDEST
+    low, high = centre - size / 2, centre + size / 2
+    return float(low[0]), float(high[0]), float(low[1]), float(high[1])
+
+
+def _panel_size(extent) -> tuple[float, float]:
+    """(width, height) in inches of a panel that draws ``extent`` at one scale on both axes,
+    with room for its title and tick labels."""
+    x_min, x_max, y_min, y_max = extent
+    return PANEL_WIDTH, (PANEL_WIDTH - 0.6) * (y_max - y_min) / (x_max - x_min) + 0.8
 
 
 @torch.no_grad()
-def score_field(model, extent, sigma: float = FIELD_SIGMA, grid=FIELD_GRID, device=None):
-    """The model's scores on a regular grid over ``extent``: positions (G, D) and scores (G, D), NumPy."""
-    xs = np.linspace(*extent[:2], grid[0])
-    ys = np.linspace(*extent[2:], grid[1])
+def score_field(model, extent, sigma: float = FIELD_SIGMA, across: int = FIELD_ARROWS, device=None):
+    """The model's scores on a regular grid over ``extent``, ``across`` points wide with the same
+    spacing up: positions (G, D) and scores (G, D), NumPy."""
+    x_min, x_max, y_min, y_max = extent
+    up = max(2, round((across - 1) * (y_max - y_min) / (x_max - x_min)) + 1)
+    xs = np.linspace(x_min, x_max, across)
+    ys = np.linspace(y_min, y_max, up)
     positions = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, DATA_DIM).astype(np.float32)  # (G, D)
     scores = model(torch.from_numpy(positions).to(device), sigma)  # (G, D)
     return positions, scores.cpu().numpy()
@@ -334,7 +351,7 @@ def field_figure(model, run) -> None:
     name = "score_field" if run.done else f"score_field_step_{run.step:06d}"
     save_plane_panels([PlanePanel(f"learned score s(x, sigma={FIELD_SIGMA}) after {run.step} steps", extent,
                                   reference=cloud, field=field)], run.figure_path(name), ncols=1,
-                      panel_size=PANEL_INCHES)
+                      panel_size=_panel_size(extent))
 
 
 def _inpainting(model, cloud, extent, sigmas, sampler: dict, device) -> tuple[list, dict]:
@@ -391,13 +408,13 @@ def sample_and_measure(model, run) -> dict:
     snapshots += [PlanePanel(f"after step {k}", extent, reference=cloud, points=trajectory[:, k - 1])
                   for k in SNAPSHOT_STEPS if 0 < k < total]
     snapshots.append(PlanePanel(f"final samples (step {total})", extent, reference=cloud, points=samples))
-    save_plane_panels(snapshots, run.figure_path("langevin_snapshots"), ncols=2, panel_size=PANEL_INCHES,
+    save_plane_panels(snapshots, run.figure_path("langevin_snapshots"), ncols=2, panel_size=_panel_size(extent),
                       title=f"annealed Langevin dynamics, {sampler['n']} samples")
     save_plane_panels([PlanePanel(f"trajectories of {NUM_TRAJECTORIES} samples ({total} steps each)", extent,
                                   reference=cloud, trajectories=trajectory[:NUM_TRAJECTORIES])],
-                      run.figure_path("langevin_trajectories"), ncols=1, panel_size=PANEL_INCHES)
+                      run.figure_path("langevin_trajectories"), ncols=1, panel_size=_panel_size(extent))
     panels, inpainting = _inpainting(model, cloud, extent, sigmas, sampler, run.device)
-    save_plane_panels(panels, run.figure_path("inpainting"), ncols=1, panel_size=PANEL_INCHES)
+    save_plane_panels(panels, run.figure_path("inpainting"), ncols=1, panel_size=_panel_size(extent))
     quality = point_cloud_fidelity(samples, cloud)
     return {f"fidelity/{key}" if key != "within_radius" else f"fidelity/within_{FIDELITY_RADIUS:g}": value
             for key, value in quality.items()} | inpainting

@@ -13,7 +13,7 @@ options and the models.
 Data (the entry's ``data``): an image set name of ``data.load_images`` (with ``transform``),
 or ``"module:function"`` where ``function(config)`` returns a ``data.Splits`` (train, validation
 and test sets, e.g. 2-D points as a ``TensorDataset`` or binarised MNIST), or None. ``--smoke``
-keeps ``SMOKE_ITEMS`` examples of each split and one epoch (or 4 steps).
+keeps ``SMOKE_ITEMS`` examples of each split, evenly spaced through it, and one epoch (or 4 steps).
 
 Examples::
 
@@ -183,7 +183,7 @@ def recipe_of(entry: ModelEntry):
 
 
 def load_data(entry: ModelEntry, config: TrainConfig):
-    """The data.Splits of a registry entry (only ``SMOKE_ITEMS`` of each split with --smoke)."""
+    """The data.Splits of a registry entry (with --smoke, ``SMOKE_ITEMS`` of each split, evenly spaced)."""
     import torch
 
     import data
@@ -200,10 +200,13 @@ def load_data(entry: ModelEntry, config: TrainConfig):
         for split in ("train", "validation", "test"):
             dataset = getattr(splits, split)
             if dataset is not None:
+                # evenly spread over the split, not its first items: a point cloud stored row by row
+                # (the text's) keeps every part of its shape
+                keep = torch.linspace(0, len(dataset) - 1, min(SMOKE_ITEMS, len(dataset))).round().long()
                 if isinstance(dataset, torch.utils.data.TensorDataset):  # stays one, for the loop's fast path
-                    cut[split] = torch.utils.data.TensorDataset(*(t[:SMOKE_ITEMS] for t in dataset.tensors))
+                    cut[split] = torch.utils.data.TensorDataset(*(t[keep] for t in dataset.tensors))
                 else:
-                    cut[split] = torch.utils.data.Subset(dataset, range(min(SMOKE_ITEMS, len(dataset))))
+                    cut[split] = torch.utils.data.Subset(dataset, keep.tolist())
         splits = replace(splits, **cut)
     return splits
 

@@ -224,6 +224,11 @@ def test_smoke_keeps_a_little_of_each_split(registry, monkeypatch):
     splits = main.load_data(TOY_ENTRY, resolve(["--model", "toy", "--smoke"], registry))
     assert [len(s) for s in (splits.train, splits.validation, splits.test)] == [50, 50, 50]
     assert splits.info["entropy"] > 0, "the loader's extras survive"
+    full = toy_splits().train.tensors[0]  # 240 points
+    kept = splits.train.tensors[0]
+    assert torch.equal(kept[0], full[0]) and torch.equal(kept[-1], full[-1]), (
+        "--smoke keeps examples spread over the whole split (first to last), not only its first ones: "
+        "a point cloud stored in order (a text, row by row) would lose most of its shape")
 
 
 def test_entry_defaults_then_preset_then_flags(registry):
