@@ -305,6 +305,7 @@ def _cloud(run) -> np.ndarray:
 
 
 PANEL_WIDTH = 9.0  # inches across one figure panel; its height follows the cloud's shape
+POINT_AREA = 5.0  # marker area of a point in these panels (the samples and the cloud)
 WIDEST = 5.0  # a panel is at most this many times wider than tall (a long text gets room above and below)
 
 
@@ -349,9 +350,9 @@ def field_figure(model, run) -> None:
     extent = _extent(cloud)
     field = score_field(model, extent, device=run.device)
     name = "score_field" if run.done else f"score_field_step_{run.step:06d}"
-    save_plane_panels([PlanePanel(f"learned score s(x, sigma={FIELD_SIGMA}) after {run.step} steps", extent,
-                                  reference=cloud, field=field)], run.figure_path(name), ncols=1,
-                      panel_size=_panel_size(extent))
+    panel = PlanePanel(f"learned score s(x, sigma={FIELD_SIGMA}) after {run.step} steps", extent, reference=cloud,
+                       field=field, point_size=POINT_AREA)
+    save_plane_panels([panel], run.figure_path(name), ncols=1, panel_size=_panel_size(extent))
 
 
 def _inpainting(model, cloud, extent, sigmas, sampler: dict, device) -> tuple[list, dict]:
@@ -377,7 +378,8 @@ def _inpainting(model, cloud, extent, sigmas, sampler: dict, device) -> tuple[li
         errors.append(np.abs(points[:, axis] - known[:, axis].cpu().numpy()))
         what = "x observed, y filled in" if axis == 0 else "y observed, x filled in"
         lines = {"vlines": tuple(values)} if axis == 0 else {"hlines": tuple(values)}
-        panels.append(PlanePanel(f"inpainting: {what}", extent, reference=cloud, points=points, **lines))
+        panels.append(PlanePanel(f"inpainting: {what}", extent, reference=cloud, points=points, point_size=POINT_AREA,
+                                 **lines))
     quality = point_cloud_fidelity(np.concatenate(completed), cloud)
     return panels, {"inpaint/within_radius": quality["within_radius"],
                     "inpaint/observed_error": float(np.concatenate(errors).mean())}
@@ -404,15 +406,21 @@ def sample_and_measure(model, run) -> dict:
                                           return_traj=True, init=init).cpu().numpy()  # (n, L*T, D)
     total = trajectory.shape[1]
     samples = trajectory[:, -1]
-    snapshots = [PlanePanel("step 0 (initial noise)", extent, reference=cloud, points=init.cpu().numpy())]
-    snapshots += [PlanePanel(f"after step {k}", extent, reference=cloud, points=trajectory[:, k - 1])
+    snapshots = [PlanePanel("step 0 (initial noise)", extent, reference=cloud, points=init.cpu().numpy(),
+                            point_size=POINT_AREA)]
+    snapshots += [PlanePanel(f"after step {k}", extent, reference=cloud, points=trajectory[:, k - 1],
+                             point_size=POINT_AREA)
                   for k in SNAPSHOT_STEPS if 0 < k < total]
-    snapshots.append(PlanePanel(f"final samples (step {total})", extent, reference=cloud, points=samples))
+    snapshots.append(PlanePanel(f"final samples (step {total})", extent, reference=cloud, points=samples,
+                                point_size=POINT_AREA))
     save_plane_panels(snapshots, run.figure_path("langevin_snapshots"), ncols=2, panel_size=_panel_size(extent),
                       title=f"annealed Langevin dynamics, {sampler['n']} samples")
-    save_plane_panels([PlanePanel(f"trajectories of {NUM_TRAJECTORIES} samples ({total} steps each)", extent,
-                                  reference=cloud, trajectories=trajectory[:NUM_TRAJECTORIES])],
-                      run.figure_path("langevin_trajectories"), ncols=1, panel_size=_panel_size(extent))
+    starts = init[:NUM_TRAJECTORIES, None].cpu().numpy()  # (K, 1, D)
+    paths = np.concatenate([starts, trajectory[:NUM_TRAJECTORIES]], axis=1)  # (K, 1 + L*T, D), from the start
+    whole = _extent(np.concatenate([cloud, paths.reshape(-1, DATA_DIM)]))  # the paths begin far from the cloud
+    save_plane_panels([PlanePanel(f"trajectories of {len(paths)} samples ({total} steps each, o: start, x: end)",
+                                  whole, reference=cloud, trajectories=paths, point_size=POINT_AREA)],
+                      run.figure_path("langevin_trajectories"), ncols=1, panel_size=_panel_size(whole))
     panels, inpainting = _inpainting(model, cloud, extent, sigmas, sampler, run.device)
     save_plane_panels(panels, run.figure_path("inpainting"), ncols=1, panel_size=_panel_size(extent))
     quality = point_cloud_fidelity(samples, cloud)

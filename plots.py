@@ -281,6 +281,7 @@ class PlanePanel:
     trajectories: np.ndarray | None = None  # (K, S, 2) paths, each with its start (o) and end (x)
     vlines: tuple = ()  # x values of dashed guide lines (e.g. observed coordinates)
     hlines: tuple = ()  # y values of dashed guide lines
+    point_size: float = POINT_SIZE  # marker area of the points and the reference (larger for a large panel)
 
 
 def plane_grid(extent: tuple[float, float, float, float], cells: int = DENSITY_CELLS) -> np.ndarray:
@@ -310,7 +311,7 @@ def save_plane_panels(panels: list[PlanePanel], path, ncols: int = 3, title: str
         if panel.density is not None:
             axes.imshow(panel.density, origin="lower", extent=panel.extent, cmap="viridis", aspect="auto")
         if panel.reference is not None:
-            axes.scatter(*np.asarray(panel.reference).T, s=POINT_SIZE, color="0.75", linewidths=0)
+            axes.scatter(*np.asarray(panel.reference).T, s=panel.point_size, color="0.75", linewidths=0)
         if panel.field is not None:
             (x, y), (u, v) = (np.asarray(a).T for a in panel.field)
             axes.quiver(x, y, u, v, color="tab:blue", angles="xy", width=0.0015)
@@ -324,7 +325,7 @@ def save_plane_panels(panels: list[PlanePanel], path, ncols: int = 3, title: str
             axes.axhline(y, color="0.3", linestyle="--", linewidth=0.7)
         if panel.points is not None:
             color = "white" if panel.density is not None else "tab:red" if panel.field is not None else "tab:blue"
-            axes.scatter(*np.asarray(panel.points).T, s=POINT_SIZE, color=color, linewidths=0)
+            axes.scatter(*np.asarray(panel.points).T, s=panel.point_size, color=color, linewidths=0)
         axes.set_xlim(panel.extent[:2])
         axes.set_ylim(panel.extent[2:])
         axes.set_title(panel.title, fontsize="medium")
