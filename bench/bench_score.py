@@ -10,10 +10,12 @@ Reports:
   (``metrics.point_cloud_fidelity``): the fraction within 0.05 of it, and the mean
   nearest-neighbour distances both ways. Training seconds are wall-clock time of the updates
   only (sampling excluded), with the process's CPU seconds next to them: on a shared,
-  overloaded machine the CPU seconds say what a quiet laptop would need.
+  overloaded machine the CPU seconds say what a quiet laptop would need. With ``--seeds 0 1 2``
+  one such run per seed (seeding the weights, the noise, the batch order and the jitter of the
+  cloud), then the median over seeds at each number of steps.
 
 Usage: ``python bench/bench_score.py [--steps 100] [--repeats 3] [--quality 500 1000 2000]
-[--threads N] [--text CS446] [--json out.json]``.
+[--seeds 0 1 2] [--threads N] [--text CS446] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -86,9 +88,9 @@ def sample_fidelity(model, cloud, target) -> tuple[dict, float]:
     return metrics.point_cloud_fidelity(samples.cpu().numpy(), cloud), seconds
 
 
-def quality_curve(text: str, checkpoints: list[int], device: str) -> list[dict]:
+def quality_curve(text: str, checkpoints: list[int], device: str, seed: int = 0) -> list[dict]:
     """Fidelity after each number of steps in ``checkpoints``, with the training time to get there."""
-    model, one_step, cloud, target, _ = setup(text, device)
+    model, one_step, cloud, target, _ = setup(text, device, seed)
     curve, done, wall, cpu = [], 0, 0.0, 0.0
     for goal in checkpoints:
         started, started_cpu = time.perf_counter(), time.process_time()
@@ -105,7 +107,7 @@ def quality_curve(text: str, checkpoints: list[int], device: str) -> list[dict]:
                       "sample_to_data": round(quality["sample_to_data"], 4),
                       "data_to_sample": round(quality["data_to_sample"], 4),
                       "sampling_seconds": round(sampling, 1)})
-        print(f"{done:6d} {wall:8.1f} {cpu:8.1f} {curve[-1]['loss']:8.4f} {quality['within_radius']:8.3f} "
+        print(f"{seed:4d} {done:6d} {wall:8.1f} {cpu:8.1f} {curve[-1]['loss']:8.4f} {quality['within_radius']:8.3f} "
               f"{quality['sample_to_data']:9.4f} {quality['data_to_sample']:9.4f} {sampling:9.1f}", flush=True)
     return curve
 
@@ -119,6 +121,8 @@ def main() -> int:
     parser.add_argument("--text", default="CS446", help="the text of the point cloud")
     parser.add_argument("--quality", type=int, nargs="*", metavar="STEP",
                         help="also report sample fidelity after these numbers of steps (e.g. 500 1000 2000)")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0],
+                        help="one quality run per seed; the median over seeds is reported (default: 0)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
 
@@ -137,9 +141,20 @@ def main() -> int:
     print(f"training: {statistics.median(rates):.1f} steps/s (median of {len(rates)}: "
           + ", ".join(f"{r:.1f}" for r in rates) + ")")
     if args.quality:
-        print(f"\n{'step':>6s} {'train s':>8s} {'cpu s':>8s} {'loss':>8s} {'in 0.05':>8s} {'samp->data':>9s} "
-              f"{'data->samp':>9s} {'sample s':>9s}")
-        results["quality"] = quality_curve(args.text, sorted(args.quality), args.device)
+        checkpoints = sorted(args.quality)
+        print(f"\n{'seed':>4s} {'step':>6s} {'train s':>8s} {'cpu s':>8s} {'loss':>8s} {'in 0.05':>8s} "
+              f"{'samp->data':>9s} {'data->samp':>9s} {'sample s':>9s}")
+        curves = {seed: quality_curve(args.text, checkpoints, args.device, seed) for seed in args.seeds}
+        results["quality"] = {"per_seed": curves, "median": []}
+        print(f"\nmedian over seeds {', '.join(map(str, args.seeds))}:\n"
+              f"{'step':>6s} {'train s':>8s} {'cpu s':>8s} {'in 0.05':>8s}   (per seed)")
+        for index, step in enumerate(checkpoints):
+            rows = [curves[seed][index] for seed in args.seeds]
+            keys = ("train_seconds", "train_cpu_seconds", "within_0.05", "sample_to_data", "data_to_sample")
+            median = {key: statistics.median(row[key] for row in rows) for key in keys}
+            results["quality"]["median"].append({"step": step, **median})
+            print(f"{step:6d} {median['train_seconds']:8.1f} {median['train_cpu_seconds']:8.1f} "
+                  f"{median['within_0.05']:8.3f}   (" + ", ".join(f"{row['within_0.05']:.3f}" for row in rows) + ")")
     save_json(args.json, results)
     return 0
 
