@@ -37,6 +37,7 @@ class TrainConfig:
     epochs: int | None = None  # passes over the training split (models trained in epochs; replaces --steps)
     batch_size: int = 64  # examples per step (the CSCD84 handout's 64)
     lr: float = 1e-3  # Adam learning rate of models with one optimiser (VAEs, flows, score models)
+    lr_schedule: str = "constant"  # constant | cosine (every learning rate decays along half a cosine period to 0 at the last step)
     gradient_penalty: float | None = None  # WGAN-GP weight lambda; not given: the vanilla GAN
     loss_type: str = "nonsaturating"  # CS 236 GAN objective: nonsaturating | wasserstein_gp
     lr_discriminator: float = 5e-4  # Adam learning rate of the discriminator / critic
@@ -89,6 +90,8 @@ class TrainConfig:
             raise ConfigError(f"--text needs at least one visible character, got {self.text!r}")
         if self.device not in DEVICES:
             raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"--lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.binarize not in BINARIZATIONS:
             raise ConfigError(f"--binarize must be one of {', '.join(BINARIZATIONS)}, got {self.binarize!r}")
         if self.preset not in PRESETS:
@@ -96,6 +99,7 @@ class TrainConfig:
 
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+LR_SCHEDULES = ("constant", "cosine")  # train.LR_SCHEDULES, named here to validate without loading torch
 BINARIZATIONS = ("dynamic", "threshold")  # data.BINARIZATIONS, named here to validate without loading data.py
 
 # The presets a registry entry may define. "quick" is the entry's own defaults (minutes on a
@@ -108,7 +112,8 @@ LOSS_TYPES = ("nonsaturating", "wasserstein_gp")  # the CS 236 GAN objectives (-
 OBJECTIVES = ("gan", "wgan", "wgan-gp", "gan-r1", "wgan-r1")
 
 # Settings whose flag takes one of a fixed list of values.
-CHOICES = {"device": DEVICES, "preset": PRESETS, "loss_type": LOSS_TYPES, "objective": OBJECTIVES}
+CHOICES = {"device": DEVICES, "preset": PRESETS, "loss_type": LOSS_TYPES, "objective": OBJECTIVES,
+           "lr_schedule": LR_SCHEDULES}
 
 COMMON = ("model", "preset", "seed", "device", "runs_dir", "run_name", "resume", "smoke",
           "sample_every", "log_every")

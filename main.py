@@ -137,7 +137,7 @@ MODELS: dict[str, ModelEntry] = {
     "maf": ModelEntry("masked autoregressive flow on two moons (cs236-hw3)", "flow_network", "MAF",
                       {"input_size": 2, "hidden_size": 100, "n_hidden": 1, "n_flows": 5},
                       recipe="flow_network:MAF_RECIPE", data="data:moons",
-                      uses=("epochs", "batch_size", "lr", "eval_every"),
+                      uses=("epochs", "batch_size", "lr", "lr_schedule", "eval_every"),
                       defaults={"epochs": 10, "batch_size": 100, "lr": 1e-3, "sample_every": 2_400},
                       presets={"full": {"epochs": 50}}),
     # IFT6135 A3 problem 3: planar flows with K = 2, 8, 32 layers on arcs and sine, from samples and
@@ -146,7 +146,7 @@ MODELS: dict[str, ModelEntry] = {
     # reaches a reverse KL below 0.05 that way; at 5e-4 it is still above 3 after 500 iterations).
     "planar": ModelEntry("planar flows, K = 2, 8, 32, from samples and from energies (ift6135-a3)",
                          "flow_network", "PlanarExperiments", recipe="flow_network:PLANAR_RECIPE",
-                         data="data:planar_targets", uses=("steps", "batch_size", "lr", "eval_every"),
+                         data="data:planar_targets", uses=("steps", "batch_size", "lr", "lr_schedule", "eval_every"),
                          defaults={"steps": 2_000, "batch_size": 128, "lr": 5e-3, "sample_every": 1_000,
                                    "eval_every": 250},
                          presets={"full": {"steps": 20_000, "lr": 5e-4, "sample_every": 5_000, "eval_every": 1_000}}),
@@ -216,6 +216,7 @@ def run(config: TrainConfig):
     import train
 
     entry = MODELS[config.model]
+    train.seed_everything(config.seed)  # before the model is built: --seed sets its initial weights too
     return train.train(config, build(entry, config), recipe_of(entry), load_data(entry, config))
 
 

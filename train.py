@@ -287,6 +287,17 @@ class Recipe:
     final: Callable | None = None
 
 
+def cosine_decay(progress: float) -> float:
+    """``--lr_schedule cosine``: from 1 at the start down to 0 at the end along half a cosine period."""
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+# --lr_schedule: the factor of every learning rate as a function of progress = steps done / steps
+# of the run, in [0, 1). Before each step the loop sets each parameter group's rate to the one its
+# optimiser was built with times this factor (so --resume continues the same schedule).
+LR_SCHEDULES: dict[str, Callable[[float], float] | None] = {"constant": None, "cosine": cosine_decay}
+
+
 @dataclass
 class Run:
     """What the hooks of a recipe see of the run in progress.
@@ -631,6 +642,9 @@ def train(config: TrainConfig, model, recipe: Recipe, data=None, *, progress: bo
     seed_everything(config.seed)
     model.to(device)
     optimizers = recipe.optimizers(model, config)
+    # Kept before a --resume loads the optimisers' state (which holds the last scheduled rates).
+    initial_lrs = {name: [group["lr"] for group in opt.param_groups] for name, opt in optimizers.items()}
+    schedule = LR_SCHEDULES[config.lr_schedule]
     step_fn = recipe.step(config)
     make_batch = recipe.make_batch or _default_batch
     per_epoch = steps_per_epoch(splits.train, config.batch_size)
@@ -700,6 +714,11 @@ def train(config: TrainConfig, model, recipe: Recipe, data=None, *, progress: bo
     for index in bar:
         step = index + 1
         batch = make_batch(*(tensor.to(device) for tensor in next(batches)), model, device)
+        if schedule is not None:
+            factor = schedule(index / total)
+            for name, lrs in initial_lrs.items():
+                for group, lr in zip(optimizers[name].param_groups, lrs):
+                    group["lr"] = lr * factor
         info = step_fn(batch, model, optimizers)
         if not _finite_losses(info):
             bar.close()

@@ -18,6 +18,7 @@ from torch import nn
 
 import data
 import main
+import config as config_module
 import train
 from config import TrainConfig, resolve
 
@@ -191,6 +192,32 @@ def test_a_nan_loss_stops_the_run(config):
         train.train(config, ToyDensity(), replace(TOY, step=step), toy_splits(), progress=False)
 
 
+def test_lr_schedule_sets_every_step_and_survives_a_resume(config, monkeypatch):
+    seen: list[float] = []  # the learning rate of each step, as the step finds it
+
+    def step(config):
+        inner = nll_step(config)
+
+        def update(batch, model, optimizers):
+            seen.append(optimizers["model"].param_groups[0]["lr"])
+            return inner(batch, model, optimizers)
+        return update
+
+    monkeypatch.setitem(train.LR_SCHEDULES, "cosine", lambda progress: 1.0 - progress)  # easy to check
+    recipe = replace(TOY, step=step)
+    config = replace(config, sample_every=100, lr_schedule="cosine")
+    part = train.train(replace(config, epochs=None, steps=10), ToyDensity(), recipe, toy_splits(), progress=False)
+    assert seen == pytest.approx([0.2 * (1 - i / 10) for i in range(10)]), "lr * factor(steps done / steps)"
+    seen.clear()
+    train.train(replace(config, resume=str(part)), ToyDensity(), recipe, toy_splits(), progress=False)
+    assert seen == pytest.approx([0.2 * (1 - i / 36) for i in range(10, 36)]), (
+        "after --resume the schedule starts from --lr again, not from the rate stored in the checkpoint")
+    assert list(train.LR_SCHEDULES) == list(config_module.LR_SCHEDULES)
+    assert train.LR_SCHEDULES["constant"] is None
+    assert train.cosine_decay(0.0) == 1.0 and train.cosine_decay(0.5) == pytest.approx(0.5)
+    assert train.cosine_decay(1.0) == pytest.approx(0.0, abs=1e-12)
+
+
 def test_metrics_log_widens_its_header_and_drops_rows_past_a_resume(tmp_path):
     log = train.MetricsLog(tmp_path / "metrics.csv")
     log.append({"step": 1, "a_loss": 1.0})
@@ -258,6 +285,16 @@ def test_a_preset_the_model_lacks_is_an_error(registry, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         resolve(["--model", "toy", "--preset", "full"], registry)
     assert "no preset 'full'; its presets: quick" in capsys.readouterr().err
+
+
+def test_the_seed_sets_the_initial_weights(monkeypatch):
+    built = []
+    monkeypatch.setattr(train, "train", lambda config, model, *args, **kwargs: built.append(model.state_dict()))
+    for seed in (3, 3, 4):
+        main.run(resolve(["--model", "maf", "--seed", str(seed), "--device", "cpu"], main.MODELS))
+    same, other = built[1], built[2]
+    assert all(torch.equal(built[0][k], same[k]) for k in same), "the same --seed, the same initial weights"
+    assert not all(torch.equal(built[0][k], other[k]) for k in other), "another --seed, other initial weights"
 
 
 def test_every_registry_entry_is_consistent():
