@@ -55,6 +55,7 @@ class TrainConfig:
     run_name: str = ""  # name of this run's folder (default: <model>-<date>-<time>)
     resume: str = ""  # a run folder or checkpoint to continue from
     smoke: bool = False  # a few steps on a little data: checks the whole pipeline in seconds
+    anneal_steps: int = 0  # planar flows fitted to an energy U: the loss uses beta U, beta rising linearly from 0.01 to 1 over these first steps (Rezende and Mohamed's annealing; 0: beta = 1 throughout)
     text: str = "CS446"  # what the score model's 2-D point cloud spells (cs446-sp24)
     objective: str = "wgan-gp"  # IFT6135 CIFAR-10 configuration: gan | wgan | wgan-gp | gan-r1 | wgan-r1
     width: int = 64  # channels of the CIFAR-10 critic's first layer (8 x width at its last; the generator mirrors it)
@@ -72,6 +73,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "sample_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.anneal_steps < 0:
+            raise ConfigError(f"--anneal_steps must be 0 (no annealing) or more, got {self.anneal_steps}")
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
         if self.eval_every < 0:

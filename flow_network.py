@@ -502,12 +502,14 @@ class PlanarExperiments(nn.Module):
         """Per-point NLL (B, 1) of ``points`` under the flow fitted to the target's samples."""
         return loss1(*self.flow("samples", target, k)(points))
 
-    def reverse_kl_terms(self, target: str, k: int, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(``loss2`` per sample (B, 1), the samples z_K (B, D)) of the flow fitted to the energy."""
+    def reverse_kl_terms(self, target: str, k: int, z0: torch.Tensor,
+                         beta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """(``loss2`` per sample (B, 1), the samples z_K (B, D)) of the flow fitted to the energy,
+        with the energy scaled by ``beta`` (below 1 while annealing; 1: the target itself)."""
         import data
 
         z, logdet = self.flow("density", target, k)(z0)
-        return loss2(data.ENERGIES[target](z), z0, logdet), z
+        return loss2(beta * data.ENERGIES[target](z), z0, logdet), z
 
 
 # ASSIGNMENT: ift6135-a3
@@ -521,18 +523,41 @@ def planar_batch(arcs: torch.Tensor, sine: torch.Tensor, model, device) -> dict:
     return {"arcs": arcs, "sine": sine}
 
 
+# ASSIGNMENT: ift6135-a3
+ANNEAL_START = 0.01  # beta of the first annealed step (Rezende and Mohamed: beta_t = min(1, 0.01 + t / 10 000))
+
+
+# ASSIGNMENT: ift6135-a3
+def anneal_beta(steps_done: int, anneal_steps: int) -> float:
+    """The energy's weight at a step: from ``ANNEAL_START`` up to 1 linearly over ``anneal_steps``
+    steps, then 1 (always 1 when ``anneal_steps`` is 0)."""
+    if anneal_steps <= 0:
+        return 1.0
+    return min(1.0, ANNEAL_START + (1 - ANNEAL_START) * steps_done / anneal_steps)
+
+
+def _steps_done(optimizer: torch.optim.Optimizer) -> int:
+    """Updates the optimiser has made (kept in its state, so it survives ``--resume``)."""
+    state = next(iter(optimizer.state.values()), None)
+    return int(state["step"]) if state else 0
+
+
 def planar_step(config):
     """One update of every flow: loss1 on a batch of its target's samples, or loss2 on a batch of
-    ``--batch_size`` base samples, each averaged over its batch (the original's ``torch.mean``)."""
+    ``--batch_size`` base samples, each averaged over its batch (the original's ``torch.mean``).
+    With ``--anneal_steps`` the energy of loss2 is weighted by :func:`anneal_beta`: a flatter
+    target first, which the flow spreads over before the target sharpens to the real one, so
+    that it does not settle early on one arc with too much or too little of the mass."""
 
     def step(batch, model: PlanarExperiments, optimizers) -> dict:
+        beta = anneal_beta(_steps_done(optimizers["model"]), config.anneal_steps)
         losses = {}
         for mode, target, k in model.runs:
             if mode == "samples":
                 losses[(mode, target, k)] = model.nll(target, k, batch[target]).mean()
             else:
                 z0 = torch.randn(config.batch_size, model.dim, device=batch[target].device)
-                losses[(mode, target, k)] = model.reverse_kl_terms(target, k, z0)[0].mean()
+                losses[(mode, target, k)] = model.reverse_kl_terms(target, k, z0, beta)[0].mean()
         _descend(optimizers["model"], sum(losses.values()))
         return {f"{model.name(*key)}_loss": value.item() for key, value in losses.items()}
 
