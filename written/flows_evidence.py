@@ -52,6 +52,7 @@ def collect_run(folder: Path) -> dict:
 
     results = {
         "steps": final["step"], "batch_size": config["batch_size"], "lr": config["lr"], "seed": config["seed"],
+        "lr_schedule": config.get("lr_schedule", "constant"), "anneal_steps": config.get("anneal_steps", 0),
         "seconds": final["seconds"],
         "nll": {key.split("/", 1)[1]: value for key, value in final.items() if key.startswith("nll/")},
         "kl": {key.split("/", 1)[1]: value for key, value in final.items() if key.startswith("kl/")},
