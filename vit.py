@@ -41,7 +41,9 @@ PATCH_MLP_HIDDEN = PATCH_DIM // 2  # 24: hidden width of the generator's token -
 # embedded latent tokens leave the generator's 16 patch positions almost indistinguishable at the
 # start. The kit keeps the original's scale. bench/bench_gan.py --models vit --objectives WGAN-GP
 # --quality 500 1000 --seeds 0 1 2 (median Fréchet distance after 500 and 1 000 steps, seeds 0-2):
-# std 0.02 gave 585 and 305, std 1 gives 335 and 283; the original code's are 337 and 222.
+# std 0.02 gave 585 and 305, std 1 gives 335 and 283 (332 and 274 once ViTGAN built its
+# discriminator first, as the original does); the original code's are 337 and 222. The bench's
+# docstring says why the 1 000-step medians of equivalent code differ by tens.
 INIT_STD = 1.0
 
 DISCRIMINATORS = ("vit", "mlp")  # the choices of ViTGAN's ``discriminator``
