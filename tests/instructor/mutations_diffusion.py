@@ -7,6 +7,8 @@ LOSS = "compute_denoising_loss"
 LANGEVIN = "langevin_dynamics_sample"
 CONDITIONAL = "conditional_score"
 
+FAILURES_NAME_THE_MISTAKE = True  # test_mutations checks that each failure names its mistake
+
 MUTATIONS = [
     Mutation(NET, "diffusion.py", "layers.append(nn.Softplus())", "layers.append(nn.ReLU())",
              "ReLU instead of Softplus"),
