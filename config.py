@@ -37,7 +37,7 @@ class TrainConfig:
     epochs: int | None = None  # passes over the training split (models trained in epochs; replaces --steps)
     batch_size: int = 64  # examples per step (the CSCD84 handout's 64)
     lr: float = 1e-3  # Adam learning rate of models with one optimiser (VAEs, flows, score models)
-    lr_schedule: str = "constant"  # constant | cosine (every learning rate decays along half a cosine period to 0 at the last step)
+    lr_schedule: str = "constant"  # constant | cosine (every learning rate decays along half a cosine period to 0 at the last step) | hold_then_linear (constant for half the run, then linearly to 0)
     gradient_penalty: float | None = None  # WGAN-GP weight lambda; not given: the vanilla GAN
     loss_type: str = "nonsaturating"  # CS 236 GAN objective: nonsaturating | wasserstein_gp
     lr_discriminator: float = 5e-4  # Adam learning rate of the discriminator / critic
@@ -102,7 +102,7 @@ class TrainConfig:
 
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-LR_SCHEDULES = ("constant", "cosine")  # train.LR_SCHEDULES, named here to validate without loading torch
+LR_SCHEDULES = ("constant", "cosine", "hold_then_linear")  # train.LR_SCHEDULES, named here to validate without loading torch
 BINARIZATIONS = ("dynamic", "threshold")  # data.BINARIZATIONS, named here to validate without loading data.py
 
 # The presets a registry entry may define. "quick" is the entry's own defaults (minutes on a

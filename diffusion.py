@@ -285,42 +285,16 @@ INPAINT_PER_LINE = 200  # completions per observed value in the inpainting figur
 SMOKE_SAMPLER = {"n": 64, "iterations": 2}  # --smoke: a token sampler, to check the pipeline only
 
 
-DECAY_FROM = 0.5  # the learning rate stays at --lr for this fraction of --steps, then falls linearly to 0
-
-
-def learning_rate(config, done: int) -> float:
-    """The learning rate of update number ``done + 1``: ``--lr`` for the first ``DECAY_FROM`` of
-    ``--steps``, then a straight line down to 0 at the last step.
-
-    With a constant rate the samples' fidelity swings from one thousand steps to the next (the
-    noisy loss keeps moving the weights); the decay lets the final weights settle.
-    """
-    if not config.steps:
-        return config.lr
-    start = DECAY_FROM * config.steps
-    return config.lr * min(1.0, max(0.0, (config.steps - done) / (config.steps - start)))
-
-
-def updates_done(optimizer: torch.optim.Optimizer) -> int:
-    """Updates an Adam optimiser has taken, from its own state (so a resumed run keeps its place)."""
-    states = [state for state in optimizer.state.values() if "step" in state]
-    return int(states[0]["step"]) if states else 0
-
-
 def denoising_step(config):
-    """The loop's step: one Adam update on :func:`compute_denoising_loss` of the batch ``x`` (B, D),
-    at the learning rate of :func:`learning_rate`."""
+    """The loop's step: one Adam update on :func:`compute_denoising_loss` of the batch ``x`` (B, D)."""
     sigmas = generate_sigmas()
 
     def step(batch: dict, model, optimizers: dict) -> dict:
-        optimizer = optimizers["model"]
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, updates_done(optimizer))
         points = batch["x"]  # (B, D)
         loss = compute_denoising_loss(model, points, sigmas.to(points.device))
-        optimizer.zero_grad(set_to_none=True)
+        optimizers["model"].zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        optimizers["model"].step()
         return {"denoising_loss": loss.item()}
 
     return step

@@ -295,7 +295,14 @@ def cosine_decay(progress: float) -> float:
 # --lr_schedule: the factor of every learning rate as a function of progress = steps done / steps
 # of the run, in [0, 1). Before each step the loop sets each parameter group's rate to the one its
 # optimiser was built with times this factor (so --resume continues the same schedule).
-LR_SCHEDULES: dict[str, Callable[[float], float] | None] = {"constant": None, "cosine": cosine_decay}
+def hold_then_linear(progress: float) -> float:
+    """``--lr_schedule hold_then_linear``: 1 for the first half of the run, then straight down to 0
+    at the end (a constant rate's progress early on, weights that settle at the end)."""
+    return min(1.0, 2.0 * (1.0 - progress))
+
+
+LR_SCHEDULES: dict[str, Callable[[float], float] | None] = {"constant": None, "cosine": cosine_decay,
+                                                            "hold_then_linear": hold_then_linear}
 
 
 @dataclass

@@ -216,6 +216,8 @@ def test_lr_schedule_sets_every_step_and_survives_a_resume(config, monkeypatch):
     assert train.LR_SCHEDULES["constant"] is None
     assert train.cosine_decay(0.0) == 1.0 and train.cosine_decay(0.5) == pytest.approx(0.5)
     assert train.cosine_decay(1.0) == pytest.approx(0.0, abs=1e-12)
+    assert [train.hold_then_linear(p) for p in (0.0, 0.49, 0.5, 0.75, 1.0)] == pytest.approx([1, 1, 1, 0.5, 0]), (
+        "hold_then_linear: 1 for the first half, then linearly down to 0")
 
 
 def test_metrics_log_widens_its_header_and_drops_rows_past_a_resume(tmp_path):

@@ -49,21 +49,3 @@ def test_score_model_runs_through_the_loop(tmp_path):
         assert key in final, f"metrics.json lacks {key}: {sorted(final)}"
     assert 0.0 <= final["fidelity/within_0.05"] <= 1.0
 
-
-def test_learning_rate_holds_then_falls_to_zero_and_resumes_where_it_was():
-    import main
-    from config import resolve
-
-    config = resolve(["--model", "score", "--steps", "100", "--lr", "0.01"], main.MODELS)
-    rates = [diffusion.learning_rate(config, done) for done in range(101)]
-    assert rates[0] == rates[49] == 0.01, "constant for the first half of --steps"
-    assert rates[75] == pytest.approx(0.005) and rates[100] == 0.0, "then linearly down to 0 at the last step"
-    assert all(a >= b for a, b in zip(rates, rates[1:]))
-    model = diffusion.ScoreNet(n_layers=2, latent_dim=4)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    step = diffusion.denoising_step(config)
-    for _ in range(3):
-        step({"x": torch.randn(8, 2)}, model, {"model": optimizer})
-    resumed = torch.optim.Adam(model.parameters(), lr=0.01)
-    resumed.load_state_dict(optimizer.state_dict())
-    assert diffusion.updates_done(resumed) == 3, "a resumed run continues the schedule from Adam's own count"
