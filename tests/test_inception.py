@@ -143,9 +143,20 @@ def test_cached_weights_are_used_without_a_download(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_inception_network_gives_pool_features_and_imagenet_logits():
-    """The network's shapes, with random weights (the real ones need a download)."""
-    network = inception.InceptionNetwork(weights=None).eval()
+def test_the_inception_network_loads_a_weights_file_and_gives_pool_features_and_logits(tmp_path):
+    """A weights file in torchvision's format (random values: the real ones need a download) loads,
+    and the logits equal torchvision's own network's on the resized, ImageNet-normalised images."""
+    from torchvision.models import inception_v3
+
+    torch.manual_seed(0)
+    reference = inception_v3(weights=None, aux_logits=True, transform_input=True, init_weights=True).eval()
+    torch.save(reference.state_dict(), tmp_path / "weights.pth")
+    network = inception.InceptionNetwork(weights=tmp_path / "weights.pth").eval()
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
     with torch.no_grad():
-        features, logits = network(torch.rand(2, 3, 32, 32) * 2 - 1)
+        features, logits = network(images)
+        resized = torch.nn.functional.interpolate((images + 1) / 2, size=(299, 299), mode="bilinear")
+        mean, std = torch.tensor(inception.IMAGENET_MEAN), torch.tensor(inception.IMAGENET_STD)
+        expected = reference((resized - mean[:, None, None]) / std[:, None, None])
     assert features.shape == (2, 2048) and logits.shape == (2, 1000)
+    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-5)
