@@ -536,6 +536,7 @@ def anneal_beta(steps_done: int, anneal_steps: int) -> float:
     return min(1.0, ANNEAL_START + (1 - ANNEAL_START) * steps_done / anneal_steps)
 
 
+# ASSIGNMENT: ift6135-a3
 def _steps_done(optimizer: torch.optim.Optimizer) -> int:
     """Updates the optimiser has made (kept in its state, so it survives ``--resume``)."""
     state = next(iter(optimizer.state.values()), None)
