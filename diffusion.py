@@ -343,15 +343,20 @@ def score_field(model, extent, sigma: float = FIELD_SIGMA, across: int = FIELD_A
 
 
 def field_figure(model, run) -> None:
-    """The learned score field as arrows over the data (the handout's 4(a)), every --sample_every steps."""
+    """The learned score field as arrows over the data (the handout's 4(a)), every --sample_every steps.
+
+    Every arrow has the same length and shows only the score's direction: the score's size grows
+    with the distance from the cloud (about distance / sigma^2), so arrows drawn to scale are
+    long at the edges and invisible dots near the letters, where the direction matters."""
     from plots import PlanePanel, save_plane_panels
 
     cloud = _cloud(run)
     extent = _extent(cloud)
-    field = score_field(model, extent, device=run.device)
+    positions, scores = score_field(model, extent, device=run.device)
+    directions = scores / np.maximum(np.linalg.norm(scores, axis=1, keepdims=True), 1e-12)  # (G, D), unit
     name = "score_field" if run.done else f"score_field_step_{run.step:06d}"
-    panel = PlanePanel(f"learned score s(x, sigma={FIELD_SIGMA}) after {run.step} steps", extent, reference=cloud,
-                       field=field, point_size=POINT_AREA)
+    panel = PlanePanel(f"direction of the learned score s(x, sigma={FIELD_SIGMA}) after {run.step} steps", extent,
+                       reference=cloud, field=(positions, directions), point_size=POINT_AREA)
     save_plane_panels([panel], run.figure_path(name), ncols=1, panel_size=_panel_size(extent))
 
 
