@@ -186,7 +186,7 @@ def test_loss_d_is_the_sum_of_two_bce_means():
     # -log sigmoid(h) = softplus(-h); -log(1 - sigmoid(h)) = softplus(h)
     expected = _softplus64(-real_logits).mean() + _softplus64(fake_logits).mean()
     assert loss.shape == (), f"the loss must be a scalar, got shape {tuple(loss.shape)}"
-    assert float(loss) == pytest.approx(expected, rel=1e-5), (
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-5), (
         "L_D = mean BCE(real logits, 1) + mean BCE(fake logits, 0): the two means are added")
 
 
