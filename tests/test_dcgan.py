@@ -195,7 +195,7 @@ def test_loss_d_is_two_log_two_at_zero_logits():
     from dcgan import GAN
 
     loss = GAN._get_loss_d(FixedLogits(), 3, torch.zeros(3, 1, 1, 5), torch.zeros(3, 5))
-    assert float(loss) == pytest.approx(2 * math.log(2), rel=1e-6), "at logits 0 each BCE mean is log 2; L_D adds them"
+    assert float(loss.detach()) == pytest.approx(2 * math.log(2), rel=1e-6), "at logits 0 each BCE mean is log 2; L_D adds them"
 
 
 @pytest.mark.task(LOSS_D)
@@ -208,7 +208,7 @@ def test_loss_d_is_finite_at_logits_of_fifty():
     z = torch.full((2, 1), 50.0)
     loss = GAN._get_loss_d(FixedLogits(), 2, real, z)
     assert torch.isfinite(loss), "L_D must be computed from the logits (BCEWithLogitsLoss), not log(sigmoid(.))"
-    assert float(loss) == pytest.approx(2 * _softplus64(50.0), rel=1e-6)
+    assert float(loss.detach()) == pytest.approx(2 * _softplus64(50.0), rel=1e-6)
 
 
 @pytest.mark.task(LOSS_D)
@@ -232,7 +232,7 @@ def test_loss_g_is_the_non_saturating_loss():
     z = torch.tensor(fake_logits, dtype=torch.float32).reshape(5, 1)
     loss = GAN._get_loss_g(FixedLogits(), 5, z)
     assert loss.shape == (), f"the loss must be a scalar, got shape {tuple(loss.shape)}"
-    assert float(loss) == pytest.approx(_softplus64(-fake_logits).mean(), rel=1e-5), (
+    assert float(loss.detach()) == pytest.approx(_softplus64(-fake_logits).mean(), rel=1e-5), (
         "L_G = -mean log sigmoid(D(G(z))): BCE of the fake logits against target 1, averaged over the batch")
 
 
@@ -243,7 +243,7 @@ def test_loss_g_is_finite_at_very_negative_logits():
     z = torch.tensor([[-50.0], [-200.0]])
     loss = GAN._get_loss_g(FixedLogits(), 2, z)
     assert torch.isfinite(loss), "L_G must be computed from the logits, not log(sigmoid(.)) (inf at -200)"
-    assert float(loss) == pytest.approx(_softplus64([50.0, 200.0]).mean(), rel=1e-6)
+    assert float(loss.detach()) == pytest.approx(_softplus64([50.0, 200.0]).mean(), rel=1e-6)
 
 
 @pytest.mark.task(LOSS_G)
