@@ -146,9 +146,9 @@ MODELS: dict[str, ModelEntry] = {
     # jumps by 0.02-0.05 nats from one epoch to the next, and now and then by more than 1, all
     # through the run (seed 42: 1.229 after 50 epochs). The quick default takes twice that rate,
     # decaying to 0 along a cosine over 40 epochs, so the last epochs settle instead of jumping.
-    # Measured with one thread on a loaded machine (bench/bench_flows.py, seeds 0, 1, 2): test NLL
-    # 1.226, 1.162, 1.183 at the end; 1.20 first reached after 35 and 37 s (seeds 1 and 2; seed 0
-    # settles above it). At 3e-3 and 5e-3 the ends spread wider (1.16-1.27, 1.23-1.34); batches of
+    # Measured (bench/bench_flows.py, seeds 0, 1, 2): test NLL 1.226, 1.162, 1.183 at the end; on
+    # an idle 2-core machine 0.53 s per epoch, 1.20 first reached after 9.6 and 14.6 s (seeds 1
+    # and 2; seed 0 settles above it). At 3e-3 and 5e-3 the ends spread wider (1.16-1.27, 1.23-1.34); batches of
     # 250 at 5e-3 and of 500 at 1e-2 ended at 1.30 and 1.31.
     "maf": ModelEntry("masked autoregressive flow on two moons (cs236-hw3)", "flow_network", "MAF",
                       {"input_size": 2, "hidden_size": 100, "n_hidden": 1, "n_flows": 5},
