@@ -180,7 +180,8 @@ MODELS: dict[str, ModelEntry] = {
                         uses=("steps", "batch_size", "lr", "lr_schedule", "text"),
                         # Quick: batches of 1024 (nearly the whole cloud; 128 gave far worse samples for
                         # the same time), 6000 steps at lr 1e-3, held for the first half then falling
-                        # linearly to 0 (hold_then_linear); 20 ms a step, 2 minutes of one CPU core.
+                        # linearly to 0 (hold_then_linear): 80 s of training on this idle 2-core CPU (75
+                        # steps/s, torch's default threads; 20 ms a step on one core).
                         # Samples within 0.05 of the cloud (bench/bench_score.py --seeds 0 1 2, one thread):
                         # median 0.892 (0.940, 0.892, 0.864), short of the 0.9 aimed at; a constant lr gave
                         # 0.876 after 6000 steps and 0.807 after the former 3000. Full: the original's
