@@ -289,11 +289,14 @@ def test_a_preset_the_model_lacks_is_an_error(registry, monkeypatch, capsys):
     assert "no preset 'full'; its presets: quick" in capsys.readouterr().err
 
 
-def test_the_seed_sets_the_initial_weights(monkeypatch):
+def test_the_seed_sets_the_initial_weights(registry, monkeypatch):
+    # a toy entry whose model draws its weights at random (nn.Linear's default initialisation)
+    monkeypatch.setitem(main.MODELS, "toy", replace(TOY_ENTRY, module="torch.nn", factory="Linear",
+                                                    kwargs={"in_features": 4, "out_features": 3}))
     built = []
     monkeypatch.setattr(train, "train", lambda config, model, *args, **kwargs: built.append(model.state_dict()))
     for seed in (3, 3, 4):
-        main.run(resolve(["--model", "maf", "--seed", str(seed), "--device", "cpu"], main.MODELS))
+        main.run(resolve(["--model", "toy", "--seed", str(seed), "--device", "cpu"], main.MODELS))
     same, other = built[1], built[2]
     assert all(torch.equal(built[0][k], same[k]) for k in same), "the same --seed, the same initial weights"
     assert not all(torch.equal(built[0][k], other[k]) for k in other), "another --seed, other initial weights"
