@@ -64,6 +64,7 @@ import json
 import math
 import os
 import random
+import statistics
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -420,13 +421,16 @@ def diagnose_gan(numbers: dict, config: TrainConfig) -> str | None:
 
 
 def recent_discriminator_loss(metrics_csv: Path, rows: int = 5) -> dict:
-    """``{"discriminator_loss": mean of the last rows of metrics.csv}`` (steadier than the last
-    step's value), or {} when the file has none."""
+    """``{"discriminator_loss": median of the last rows of metrics.csv}``, or {} when the file has none.
+
+    Steadier than the last step's value; a median rather than a mean, because in a short run the
+    last rows still hold the loss from before a collapse (0.27, 0.07, 0.002, 0.001 averages to
+    0.09, which hides the collapse that the last three rows show)."""
     if not metrics_csv.exists():
         return {}
     with metrics_csv.open(newline="") as handle:
         losses = [float(row["discriminator_loss"]) for row in csv.DictReader(handle) if row.get("discriminator_loss")]
-    return {"discriminator_loss": sum(losses[-rows:]) / len(losses[-rows:])} if losses else {}
+    return {"discriminator_loss": statistics.median(losses[-rows:])} if losses else {}
 
 
 def frechet_distance(model, run: Run) -> dict:
