@@ -116,7 +116,8 @@ def test_vae_models_read_the_binarisation_flag_and_reject_bad_values(capsys):
     assert resolve(["--model", "vae100"], main.MODELS).binarize == "dynamic"
     assert resolve(["--model", "vae100", "--binarize", "threshold"], main.MODELS).binarize == "threshold"
     full = resolve(["--model", "vae100", "--preset", "full"], main.MODELS)
-    assert (full.epochs, full.lr, full.batch_size) == (20, 3e-4, 64), "the handout's 20 epochs of Adam 3e-4, batch 64"
+    assert (full.epochs, full.lr, full.batch_size, full.lr_schedule) == (20, 3e-4, 64, "constant"), (
+        "the handout's 20 epochs of Adam at a constant 3e-4, batch 64")
     assert resolve(["--model", "vae", "--preset", "full"], main.MODELS).epochs == 200
     with pytest.raises(SystemExit):
         resolve(["--model", "vae100", "--binarize", "round"], main.MODELS)
