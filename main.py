@@ -181,14 +181,16 @@ MODELS: dict[str, ModelEntry] = {
                         "ScoreNet", recipe="diffusion:SCORE", data="data:text_splits",
                         uses=("steps", "batch_size", "lr", "lr_schedule", "text"),
                         # Quick: batches of 1024 (nearly the whole cloud; 128 gave far worse samples for
-                        # the same time), 6000 steps at lr 1e-3, held for the first half then falling
-                        # linearly to 0 (hold_then_linear): 80 s of training on this idle 2-core CPU (75
-                        # steps/s, torch's default threads; 20 ms a step on one core).
+                        # the same time), 7500 steps at lr 1e-3, held for the first half then falling
+                        # linearly to 0 (hold_then_linear). On this idle 2-core CPU (torch's default
+                        # threads) a timed 8000-step run passed step 7000 after 104 s and 8000 after 120 s,
+                        # so 7500 steps take about 112 s; 20 ms a step on one core.
                         # Samples within 0.05 of the cloud (bench/bench_score.py --seeds 0 1 2, one thread):
-                        # median 0.892 (0.940, 0.892, 0.864), short of the 0.9 aimed at; a constant lr gave
-                        # 0.876 after 6000 steps and 0.807 after the former 3000. Full: the original's
-                        # 25 000 steps, at lr 1e-3 (its 1e-2 gave scattered samples here).
-                        defaults={"steps": 6000, "batch_size": 1024, "lr": 1e-3, "lr_schedule": "hold_then_linear",
+                        # median 0.949 (0.990, 0.861, 0.949) after 7500 steps; 0.951 after 8000; 0.892
+                        # (0.940, 0.892, 0.864) after 6000; a constant lr gave 0.876 after 6000 steps and
+                        # 0.807 after the former 3000. Full: the original's 25 000 steps, at lr 1e-3 (its
+                        # 1e-2 gave scattered samples here).
+                        defaults={"steps": 7500, "batch_size": 1024, "lr": 1e-3, "lr_schedule": "hold_then_linear",
                                   "sample_every": 1000, "log_every": 100},
                         presets={"full": {"steps": 25_000, "lr_schedule": "constant"}}),
 }

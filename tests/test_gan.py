@@ -75,7 +75,7 @@ def test_ns_d_is_two_log_two_when_every_logit_is_zero():
     d = LinearCritic([1.0], scale=0.0)
     loss = gan.loss_nonsaturating_d(ShiftGenerator(1), d, _column([0.3, -0.2, 0.9]), device=CPU)
     assert loss.shape == (), f"the loss must be a scalar, got shape {tuple(loss.shape)}"
-    assert float(loss) == pytest.approx(2 * math.log(2), rel=1e-6), "the two BCE means are added: 2 log 2 at logits 0"
+    assert float(loss.detach()) == pytest.approx(2 * math.log(2), rel=1e-6), "the two BCE means are added: 2 log 2 at logits 0"
 
 
 @pytest.mark.task(NS_D)
@@ -89,7 +89,7 @@ def test_ns_d_matches_the_formula(real, fake):
         loss = gan.loss_nonsaturating_d(ShiftGenerator(1), d, _column(real), device=CPU)
     expected = _softplus64(-np.array(real)).mean() + _softplus64(np.array(fake)).mean()
     assert torch.isfinite(loss), "compute L_D from the logits: log(1 - sigmoid(50)) is log(0) in float32"
-    assert float(loss) == pytest.approx(expected, rel=1e-5), (
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-5), (
         "L_D = -mean log sigmoid(h(x)) - mean log(1 - sigmoid(h(G(z))))")
 
 
@@ -110,7 +110,7 @@ def test_ns_g_is_log_two_when_every_logit_is_zero():
     import gan
 
     loss = gan.loss_nonsaturating_g(ShiftGenerator(2), LinearCritic([1.0, 1.0], scale=0.0), _column([0.1] * 4), device=CPU)
-    assert loss.shape == () and float(loss) == pytest.approx(math.log(2), rel=1e-6), "L_G = -mean log sigmoid(h(G(z)))"
+    assert loss.shape == () and float(loss.detach()) == pytest.approx(math.log(2), rel=1e-6), "L_G = -mean log sigmoid(h(G(z)))"
 
 
 @pytest.mark.task(NS_G)
@@ -121,7 +121,7 @@ def test_ns_g_matches_the_formula(fake):
     with replayed_noise(np.array(fake)[:, None]):
         loss = gan.loss_nonsaturating_g(ShiftGenerator(1), LinearCritic([1.0]), _column([0.0] * len(fake)), device=CPU)
     assert torch.isfinite(loss), "compute L_G from the logits (F.logsigmoid): log(sigmoid(-200)) is -inf in float32"
-    assert float(loss) == pytest.approx(_softplus64(-np.array(fake)).mean(), rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(_softplus64(-np.array(fake)).mean(), rel=1e-5)
 
 
 @pytest.mark.task(NS_G)
@@ -152,7 +152,7 @@ def test_cns_d_judges_each_image_with_its_label():
                                                    _column(real), labels, device=CPU)
     shift = np.array(offsets)[labels.numpy()]
     expected = _softplus64(-(real + shift)).mean() + _softplus64(fake + shift).mean()
-    assert float(loss) == pytest.approx(expected, rel=1e-5), (
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-5), (
         "real images with their labels, generated ones with the same labels (y_fake = y_real); the two means added")
 
 
@@ -163,7 +163,7 @@ def test_cns_d_is_finite_at_logits_of_fifty():
     with replayed_noise(np.array([[50.0], [50.0]])):
         loss = gan.conditional_loss_nonsaturating_d(ShiftGenerator(1), LinearCritic([1.0], offsets=[0.0, 0.0]),
                                                    _column([-50.0, -50.0]), torch.tensor([0, 1]), device=CPU)
-    assert torch.isfinite(loss) and float(loss) == pytest.approx(2 * _softplus64(50.0), rel=1e-6)
+    assert torch.isfinite(loss) and float(loss.detach()) == pytest.approx(2 * _softplus64(50.0), rel=1e-6)
 
 
 @pytest.mark.task(CNS_D)
@@ -184,7 +184,7 @@ def test_cns_d_on_a_projection_discriminator_descends():
     optimizer.step()
     with replayed_noise(z):
         after = gan.conditional_loss_nonsaturating_d(g, d, x, y, device=CPU)
-    assert float(after) < float(before), "a gradient step of the discriminator on L_D must lower it"
+    assert float(after.detach()) < float(before.detach()), "a gradient step of the discriminator on L_D must lower it"
 
 
 @pytest.mark.task(CNS_G)
@@ -198,7 +198,7 @@ def test_cns_g_matches_the_formula():
         loss = gan.conditional_loss_nonsaturating_g(ShiftGenerator(1), LinearCritic([1.0], offsets=offsets),
                                                    _column([0.0, 0.0, 0.0]), labels, device=CPU)
     expected = _softplus64(-(fake + np.array(offsets)[labels.numpy()])).mean()
-    assert loss.shape == () and float(loss) == pytest.approx(expected, rel=1e-5), (
+    assert loss.shape == () and float(loss.detach()) == pytest.approx(expected, rel=1e-5), (
         "L_G = -mean log sigmoid(h(G(z, y), y)) with the real labels as y")
 
 
@@ -210,7 +210,7 @@ def test_cns_g_is_finite_at_very_negative_logits():
         loss = gan.conditional_loss_nonsaturating_g(ShiftGenerator(1), LinearCritic([1.0], offsets=[0.0]),
                                                    _column([0.0]), torch.tensor([0]), device=CPU)
     assert torch.isfinite(loss), "compute L_G from the logits (F.logsigmoid): log(sigmoid(-200)) is -inf in float32"
-    assert float(loss) == pytest.approx(200.0, rel=1e-6)
+    assert float(loss.detach()) == pytest.approx(200.0, rel=1e-6)
 
 
 @pytest.mark.task(CNS_G)
@@ -247,7 +247,7 @@ def test_wgp_d_for_a_linear_critic(norm):
     loss = gan.loss_wasserstein_gp_d(g, LinearCritic(w), x_real, device=CPU)
     expected = 0.7 * w.sum() - float((x_real.flatten(1).double().numpy() @ w).mean()) + 10 * (norm - 1) ** 2
     assert loss.shape == (), f"the loss must be a scalar, got shape {tuple(loss.shape)}"
-    assert float(loss) == pytest.approx(expected, rel=1e-5, abs=1e-5), (
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-5, abs=1e-5), (
         "L_D = mean D(G(z)) - mean D(x) + 10 mean (|grad D(x_hat)| - 1)^2 (the critic scores real data high)")
 
 
@@ -272,7 +272,7 @@ def test_wgp_d_interpolates_with_alpha_on_the_generated_image():
     x_hat = alpha[:, None, None, None] * fake + (1 - alpha[:, None, None, None]) * x_real
     radii = np.linalg.norm(x_hat.reshape(4, -1), axis=1)
     expected = 0.5 * (fake**2).sum((1, 2, 3)).mean() - 0.5 * (x_real**2).sum((1, 2, 3)).mean() + 10 * ((radii - 1) ** 2).mean()
-    assert float(loss) == pytest.approx(expected, rel=1e-5), (
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-5), (
         "x_hat = alpha G(z) + (1 - alpha) x (alpha on the generated image), per-example gradient norms")
     (grad,) = torch.autograd.grad(loss, critic.scale)
     expected_grad = (0.5 * (fake**2).sum((1, 2, 3)).mean() - 0.5 * (x_real**2).sum((1, 2, 3)).mean()
@@ -293,7 +293,7 @@ def test_wgp_g_is_minus_the_mean_critic_score():
     z = np.array([[0.5, -1.0], [2.0, 0.3], [-0.4, 0.1]])
     with replayed_noise(z):
         loss = gan.loss_wasserstein_gp_g(ShiftGenerator(2), LinearCritic(w), _column([0.0] * 3), device=CPU)
-    assert loss.shape == () and float(loss) == pytest.approx(-float((z @ w).mean()), rel=1e-5), "L_G = -mean D(G(z))"
+    assert loss.shape == () and float(loss.detach()) == pytest.approx(-float((z @ w).mean()), rel=1e-5), "L_G = -mean D(G(z))"
 
 
 @pytest.mark.task(WGP_G)
@@ -464,7 +464,7 @@ def test_make_losses_composes_the_estimate_and_the_regulariser(loss_type, reg_ty
     penalty = {None: 0.0, "GP": STANDINS["ogp"], "R1": STANDINS["r1gp"]}[reg_type]
     expected_loss = -estimate + (0.5 * penalty(p, values_p, q, values_q, critic) if penalty else 0.0)
     assert float(value) == pytest.approx(float(estimate), rel=1e-6), "metric(p, q, critic) = estimate(critic(p), critic(q))"
-    assert float(loss) == pytest.approx(float(expected_loss), rel=1e-6), (
+    assert float(loss.detach()) == pytest.approx(float(expected_loss), rel=1e-6), (
         "critic_loss = -estimate + reg_cf * regulariser(p, cp, q, cq, critic)")
     assert loss.requires_grad, "the critic's loss must be differentiable with respect to the critic"
 
