@@ -306,6 +306,17 @@ LR_SCHEDULES: dict[str, Callable[[float], float] | None] = {"constant": None, "c
                                                             "hold_then_linear": hold_then_linear}
 
 
+def set_scheduled_lrs(optimizers: dict, initial_lrs: dict, schedule, progress: float) -> None:
+    """Set every optimiser's rates to its initial ones times ``schedule(progress)`` (progress = steps
+    done / steps in all); nothing with the constant schedule (``schedule`` None)."""
+    if schedule is None:
+        return
+    factor = schedule(progress)
+    for name, lrs in initial_lrs.items():
+        for group, lr in zip(optimizers[name].param_groups, lrs):
+            group["lr"] = lr * factor
+
+
 @dataclass
 class Run:
     """What the hooks of a recipe see of the run in progress.
@@ -725,11 +736,7 @@ def train(config: TrainConfig, model, recipe: Recipe, data=None, *, progress: bo
     for index in bar:
         step = index + 1
         batch = make_batch(*(tensor.to(device) for tensor in next(batches)), model, device)
-        if schedule is not None:
-            factor = schedule(index / total)
-            for name, lrs in initial_lrs.items():
-                for group, lr in zip(optimizers[name].param_groups, lrs):
-                    group["lr"] = lr * factor
+        set_scheduled_lrs(optimizers, initial_lrs, schedule, index / total)
         info = step_fn(batch, model, optimizers)
         if not _finite_losses(info):
             bar.close()

@@ -54,13 +54,12 @@ def setup(text: str, device: str, seed: int = 0):
     # the loop's own batch order: epoch after epoch, each shuffled by (seed, epoch)
     stream = train._batches(cloud, config.batch_size, seed, 0, train.steps_per_epoch(cloud, config.batch_size))
     schedule = train.LR_SCHEDULES[config.lr_schedule]  # the loop's learning-rate schedule over --steps
+    initial_lrs = {name: [group["lr"] for group in opt.param_groups] for name, opt in optimizers.items()}
     done = 0
 
     def one_step():
         nonlocal done
-        if schedule is not None:
-            for group in optimizers["model"].param_groups:
-                group["lr"] = config.lr * schedule(min(done / config.steps, 1.0))
+        train.set_scheduled_lrs(optimizers, initial_lrs, schedule, min(done / config.steps, 1.0))
         done += 1
         (points,) = next(stream)
         return step({"x": points.to(target)}, model, optimizers)
