@@ -78,20 +78,24 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
 
 
 def new_classifier(dataset) -> FeatureClassifier:
-    """A classifier sized for the images of ``dataset``, its lazy layer materialised on one image."""
-    image = dataset[0][0]
-    model = FeatureClassifier(image.shape[0])
-    model(image[None])  # fixes the lazy layer's width before any state is loaded or moved
+    """A classifier sized for the images of ``dataset``, its lazy layer materialised on one image.
+
+    Its initial weights come from ``CLASSIFIER_SEED`` on a side copy of torch's random stream, so
+    building one (to train, or to load a cached state into) never changes what a training run
+    draws next: a run gives the same numbers whether or not the classifier was cached.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(CLASSIFIER_SEED)
+        image = dataset[0][0]
+        model = FeatureClassifier(image.shape[0])
+        model(image[None])  # fixes the lazy layer's width before any state is loaded or moved
     return model
 
 
 def train_classifier(dataset, device: torch.device, epochs: int = CLASSIFIER_EPOCHS) -> tuple[FeatureClassifier, float]:
     """Train the feature classifier; returns it (in eval mode) and its final training accuracy."""
     generator = torch.Generator().manual_seed(CLASSIFIER_SEED)
-    with torch.random.fork_rng():
-        torch.manual_seed(CLASSIFIER_SEED)
-        model = new_classifier(dataset)
-    model.to(device)
+    model = new_classifier(dataset).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=True, generator=generator)
     correct = seen = 0

@@ -275,7 +275,9 @@ class Recipe:
             Fréchet distance, a test log-likelihood), printed and saved in ``metrics.json``.
 
     Hooks (``samples`` excepted) run with the model in evaluation mode, restored afterwards;
-    wrap their computations in ``torch.no_grad()`` where no gradient is needed.
+    wrap their computations in ``torch.no_grad()`` where no gradient is needed. Every hook,
+    ``samples`` included, draws its random numbers from a side copy of torch's stream
+    (:func:`rng_aside`), so the training run is the same however often they run.
     """
 
     optimizers: Callable
@@ -583,13 +585,22 @@ class MetricsLog:
             csv.DictWriter(handle, fieldnames=self.columns, restval="").writerow(row)
 
 
+def rng_aside(device: torch.device):
+    """A context in which torch's random draws (on the CPU, and on ``device`` if it is a GPU) come
+    from a side copy of the stream: what is drawn inside never changes what training draws next."""
+    return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+
+
 @contextmanager
-def _evaluation_mode(model):
-    """The model in evaluation mode for a hook, its training mode restored afterwards."""
+def _hook_context(model, device: torch.device):
+    """How the loop runs a hook (samples, figures, evaluations): the model in evaluation mode, its
+    training mode restored afterwards, and the random stream set aside, so that how often a run
+    looks at itself (``--sample_every``, ``--eval_every``) never changes the run."""
     was_training = model.training
     model.eval()
     try:
-        yield
+        with rng_aside(device):
+            yield
     finally:
         model.train(was_training)
 
@@ -705,12 +716,13 @@ def train(config: TrainConfig, model, recipe: Recipe, data=None, *, progress: bo
         }
 
     def save_figures(step: int, info: StepInfo) -> None:
-        images = recipe.samples(model, info, device) if recipe.samples else None
+        with rng_aside(device):
+            images = recipe.samples(model, info, device) if recipe.samples else None
         if images is not None:
             save_image_grid(images[:NUM_SAMPLES], folder / "samples" / f"step_{step:06d}",
                             value_range=recipe.sample_range)
         if recipe.figures:
-            with _evaluation_mode(model):
+            with _hook_context(model, device):
                 recipe.figures(model, run)
         save_loss_curves(log.path, folder / "loss_curves")
 
@@ -757,7 +769,7 @@ def train(config: TrainConfig, model, recipe: Recipe, data=None, *, progress: bo
             row.update({k: v / count for k, v in sums.items()})
             sums, count = {}, 0
         if evaluation_due(step):
-            with _evaluation_mode(model):
+            with _hook_context(model, device):
                 evaluation = _floats(recipe.evaluate(model, run))
             row.update(evaluation)
             bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in evaluation.items()))
@@ -782,7 +794,7 @@ def train(config: TrainConfig, model, recipe: Recipe, data=None, *, progress: bo
              **{k: v for k, v in info.items() if isinstance(v, float)}, **evaluation}
     for hook in (recipe.final, evaluate):
         if hook is not None:
-            with _evaluation_mode(model):
+            with _hook_context(model, device):
                 final.update(hook(model, run) if hook is recipe.final else hook(model))
     (folder / "metrics.json").write_text(json.dumps(final, indent=2) + "\n")
     print("final: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"

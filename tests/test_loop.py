@@ -64,6 +64,23 @@ def test_same_seed_same_run(config, dataset):
     assert all(torch.equal(a[k], b[k]) for k in a), "--seed must make a run repeatable"
 
 
+def test_how_often_a_run_looks_at_itself_does_not_change_it(config, dataset):
+    # Sample grids, figures and evaluations draw random numbers; they must come from a side
+    # stream, or a run's weights would depend on --sample_every and --eval_every.
+    def noisy_evaluation(model, run):
+        return {"val/draw": float(torch.rand(()))}
+
+    recipe = replace(train.GAN, evaluate=noisy_evaluation)
+    final = {}
+    for name, every in (("often", 1), ("rarely", 100)):
+        folder = train.train(replace(config, run_name=name, sample_every=every, eval_every=every), MockGAN(IMAGE),
+                             recipe, dataset, progress=False)
+        final[name] = torch.load(folder / "final.pt", weights_only=True)["model"]
+    often, rarely = final["often"], final["rarely"]
+    assert all(torch.equal(often[k], rarely[k]) for k in often), \
+        "sampling figures or evaluating every step changed the trained weights"
+
+
 def test_corrupt_checkpoint_is_refused_and_kept(config, dataset, tmp_path):
     folder = train.train(replace(config, steps=2), MockGAN(IMAGE), train.GAN, dataset, progress=False)
     latest = folder / "latest.pt"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+import data
 import metrics
 
 
@@ -71,3 +73,19 @@ def test_fidelity_sees_collapse_and_non_finite_samples():
     assert result["within_radius"] == 0.5 and result["sample_to_data"] == np.inf
     with pytest.raises(ValueError, match="expected samples"):
         metrics.point_cloud_fidelity(np.zeros((3, 3)), data)
+
+
+def test_the_evaluator_never_changes_the_callers_random_stream(tmp_path):
+    # A run must give the same numbers whether the classifier is trained now or loaded from its cache.
+    generator = torch.Generator().manual_seed(1)
+    images = (torch.rand(40, 28, 28, generator=generator) * 255).to(torch.uint8)
+    labels = torch.arange(40) % 10
+    dataset = data.ImageArrayDataset(images, labels, transform=data.to_symmetric)
+    cache = tmp_path / "classifier.pt"
+    for how in ("trained", "loaded from the cache"):
+        torch.manual_seed(123)
+        expected = torch.rand(3)
+        torch.manual_seed(123)
+        metrics.FrechetEvaluator(dataset, torch.device("cpu"), cache=cache, num_images=20)
+        assert torch.equal(torch.rand(3), expected), f"building the evaluator ({how}) drew from torch's stream"
+    assert cache.exists()
