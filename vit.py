@@ -117,8 +117,13 @@ class TransformerEncoder(nn.Module):
             Tokens (B, T, D).
         """
         # BEGIN SOLUTION transformer_encoder
+        # The call of the original course code. Left at its default need_weights=True,
+        # nn.MultiheadAttention computes the attention weights explicitly (and returns their
+        # average over heads, unused here); need_weights=False would use a fused kernel, as
+        # fast here and equal to 1e-6, whose different rounding gives a different GAN run for
+        # one seed. This call gives the original's runs, weight for weight (bench/bench_gan.py).
         h = self.ln_1(x)  # (B, T, D)
-        attended, _ = self.attention(h, h, h, need_weights=False)  # (B, T, D)
+        attended, _ = self.attention(h, h, h)  # (B, T, D)
         x = x + attended  # residual around the attention
         h = self.ln_2(x)  # (B, T, D)
         x = x + self.mlp_2(F.gelu(self.mlp_1(h)))  # residual around the MLP, (B, T, D)

@@ -51,9 +51,11 @@ from benchlib import save_json  # noqa: E402  (this folder is on the path of a s
 OBJECTIVES = {"GAN": None, "WGAN-GP": 10.0}  # name -> --gradient_penalty
 
 
-def setup(model_name: str, gradient_penalty: float | None, device: str, seed: int = 0):
+def setup(model_name: str, gradient_penalty: float | None, device: str, seed: int = 0, build=None):
     """A freshly built model of the registry and a function doing one training step on it;
-    ``seed`` fixes its initial weights, its noise and the order of its batches."""
+    ``seed`` fixes its initial weights, its noise and the order of its batches. ``build()``, if
+    given, makes the model instead of the registry (the course's own code, ``--original-vit``);
+    it is trained exactly as the registry's model would be."""
     import torch
 
     import data
@@ -63,8 +65,8 @@ def setup(model_name: str, gradient_penalty: float | None, device: str, seed: in
 
     config = TrainConfig(model=model_name, gradient_penalty=gradient_penalty, device=device)
     torch.manual_seed(seed)
-    model = main.build(main.MODELS[model_name]).to(train.pick_device(device))
     entry = main.MODELS[model_name]
+    model = (build() if build else main.build(entry)).to(train.pick_device(device))
     dataset = data.load_images(entry.data, str(ROOT / "data"), transform=entry.transform, verbose=False)
     optimizers = train.GAN.optimizers(model, config)
     step = train.GAN.step(config)
@@ -106,16 +108,17 @@ def time_training(model_name: str, gradient_penalty: float | None, steps: int, r
 
 
 def quality_curve(model_name: str, gradient_penalty: float | None, checkpoints: list[int], device: str,
-                  seed: int = 0) -> list[dict]:
+                  seed: int = 0, build=None) -> list[dict]:
     """Fréchet distance of 1000 samples after each number of steps in ``checkpoints``, with the
-    training time spent to get there (evaluation time excluded)."""
+    training time spent to get there (evaluation time excluded); ``build`` as in :func:`setup`."""
     import torch
 
     import data
     import main
     import metrics
+    import train
 
-    model, one_step, target = setup(model_name, gradient_penalty, device, seed)
+    model, one_step, target = setup(model_name, gradient_penalty, device, seed, build)
     entry = main.MODELS[model_name]
     reference = data.load_images(entry.data, str(ROOT / "data"), transform="plain", verbose=False)
     evaluator = metrics.FrechetEvaluator(reference, target, cache=ROOT / "data" / f"kit-classifier-{entry.data}.pt")
@@ -126,11 +129,35 @@ def quality_curve(model_name: str, gradient_penalty: float | None, checkpoints: 
             one_step()
             done += 1
         seconds += time.perf_counter() - started
-        with torch.random.fork_rng(devices=[target] if target.type == "cuda" else []):
-            # The evaluation's noise is drawn on the side: training goes on exactly as without it.
+        with train.rng_aside(target):  # the evaluation's noise is drawn on the side: training goes on as without it
             distance = evaluator(metrics.sample_images(model, evaluator.num_images, target))
         curve.append({"step": done, "train_seconds": round(seconds, 2), "frechet_distance": round(distance, 2)})
     return curve
+
+
+def original_vit_builder(path: Path, model_name: str):
+    """``build()`` for :func:`setup`: the course's own ``ViTGAN`` from its ``vit.py`` (with the
+    students' parts filled in), with the discriminator of registry entry ``model_name``.
+
+    The original imports its sibling as ``src.mlp``: the file's folder and that folder's parent
+    are put on the module path so that either layout resolves."""
+    import importlib.util
+
+    import main
+
+    path = path.resolve()
+    if not path.is_file():
+        raise SystemExit(f"--original-vit: no file {path}")
+    choice = {"vit": "ViT", "vit:mlp": "MLP"}.get(model_name)
+    if choice is None:
+        raise SystemExit(f"--original-vit compares the ViT GANs (vit, vit:mlp), not {model_name!r}")
+    for folder in (path.parent.parent, path.parent):
+        sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location("original_vit", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    embed_dim = main.MODELS[model_name].kwargs["embed_dim"]
+    return lambda: module.ViTGAN(embed_dim, choice)
 
 
 def time_public_tests(repeats: int) -> list[float]:
@@ -159,6 +186,9 @@ def main() -> int:
                         help="also report the Fréchet distance after these numbers of steps (e.g. 0 250 500 1000)")
     parser.add_argument("--seeds", type=int, nargs="*", default=[0],
                         help="one quality run per seed; the median over seeds is reported (default: 0)")
+    parser.add_argument("--original-vit", type=Path, metavar="VIT_PY",
+                        help="with --quality: also train the course's own ViTGAN from this vit.py (its TODOs "
+                             "filled in) the same way, seed for seed, next to each ViT GAN of --models")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
 
@@ -183,18 +213,22 @@ def main() -> int:
         results["quality"] = []
         seeds = ", ".join(f"seed {seed}" for seed in args.seeds)
         print(f"\n{'model':10s} {'objective':10s} {'step':>6s} {'train s':>8s} {'Fréchet distance: median':>25s}   ({seeds})")
-        for name in names:
+        runs = [(name, name, None) for name in names]  # (label, registry entry, builder)
+        if args.original_vit:
+            runs += [(f"{name} (original code)", name, original_vit_builder(args.original_vit, name))
+                     for name in names if name.startswith("vit")]
+        for label, name, build in runs:
             for objective in args.objectives:
-                curves = {seed: quality_curve(name, OBJECTIVES[objective], sorted(args.quality), args.device, seed)
+                curves = {seed: quality_curve(name, OBJECTIVES[objective], sorted(args.quality), args.device, seed, build)
                           for seed in args.seeds}
                 for index, step in enumerate(sorted(args.quality)):
                     per_seed = [curves[seed][index]["frechet_distance"] for seed in args.seeds]
                     seconds = statistics.median(curves[seed][index]["train_seconds"] for seed in args.seeds)
                     median = statistics.median(per_seed)
-                    results["quality"].append({"model": name, "objective": objective, "step": step,
+                    results["quality"].append({"model": label, "objective": objective, "step": step,
                                                "train_seconds": seconds, "frechet_distance": median,
                                                "per_seed": dict(zip(args.seeds, per_seed))})
-                    print(f"{name:10s} {objective:10s} {step:6d} {seconds:8.1f} {median:25.1f}   ("
+                    print(f"{label:10s} {objective:10s} {step:6d} {seconds:8.1f} {median:25.1f}   ("
                           + ", ".join(f"{d:.0f}" for d in per_seed) + ")")
     if not args.skip_tests:
         times = time_public_tests(args.repeats)

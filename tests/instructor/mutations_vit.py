@@ -8,7 +8,7 @@ FILE = "vit.py"
 
 PRE_LN = (
     "h = self.ln_1(x)  # (B, T, D)\n"
-    "        attended, _ = self.attention(h, h, h, need_weights=False)  # (B, T, D)\n"
+    "        attended, _ = self.attention(h, h, h)  # (B, T, D)\n"
     "        x = x + attended  # residual around the attention\n"
     "        h = self.ln_2(x)  # (B, T, D)\n"
     "        x = x + self.mlp_2(F.gelu(self.mlp_1(h)))"
@@ -18,7 +18,7 @@ POST_LN = (
     "        x = self.ln_1(x + attended)\n"
     "        x = self.ln_2(x + self.mlp_2(F.gelu(self.mlp_1(x))))"
 )
-ATTENTION_CALL = "attended, _ = self.attention(h, h, h, need_weights=False)"
+ATTENTION_CALL = "attended, _ = self.attention(h, h, h)"
 CLS_THEN_POSITIONS = (
     "tokens = torch.cat([cls_token, tokens], dim=1)  # (B, T, D), class token first\n"
     "        tokens = tokens + self.pos_encoding"
@@ -35,7 +35,7 @@ MUTATIONS = [
     Mutation(ENCODER, FILE, "F.gelu(self.mlp_1(h))", "F.gelu(self.mlp_1(h), approximate='tanh')",
              "the tanh approximation of GELU instead of the exact one"),
     Mutation(ENCODER, FILE, "h = self.ln_2(x)", "h = self.ln_1(x)", "ln_1 reused before the MLP instead of ln_2"),
-    Mutation(ENCODER, FILE, "self.attention(h, h, h,", "self.attention(h, x, x,",
+    Mutation(ENCODER, FILE, "self.attention(h, h, h)", "self.attention(h, x, x)",
              "keys and values taken from the un-normalised tokens"),
     Mutation(ENCODER, FILE, ATTENTION_CALL,
              "attended, _ = self.attention(h.transpose(0, 1), h.transpose(0, 1), h.transpose(0, 1), need_weights=False)\n"
