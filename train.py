@@ -214,8 +214,9 @@ def train_step_wgan(batch: dict, model, optimizer: dict, gp: float) -> StepInfo:
     disc_loss = real_scores.mean() - fake_scores.mean()
     # END SOLUTION
     if gp:
-        # The penalty is differentiated twice. Fused attention kernels (as nn.MultiheadAttention
-        # uses them) have no second derivative, so the critic runs on plain matrix products here.
+        # The penalty is differentiated twice. Fused attention kernels (nn.MultiheadAttention's
+        # with need_weights=False) have no second derivative, so the critic runs on plain matrix
+        # products here.
         with sdpa_kernel(SDPBackend.MATH):
             gp_loss = compute_gradient_penalty(model, real, fake.detach(), batch["eps"])
     else:

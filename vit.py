@@ -39,11 +39,10 @@ PATCH_MLP_HIDDEN = PATCH_DIM // 2  # 24: hidden width of the generator's token -
 # a standard normal; ViT code usually takes 0.02, and so did this kit at first, which made its ViT
 # WGAN-GP learn more slowly than the original's: position encodings some 30 times smaller than the
 # embedded latent tokens leave the generator's 16 patch positions almost indistinguishable at the
-# start. The kit keeps the original's scale. bench/bench_gan.py --models vit --objectives WGAN-GP
-# --quality 500 1000 --seeds 0 1 2 (median Fréchet distance after 500 and 1 000 steps, seeds 0-2):
-# std 0.02 gave 585 and 305, std 1 gives 335 and 283 (332 and 274 once ViTGAN built its
-# discriminator first, as the original does); the original code's are 337 and 222. The bench's
-# docstring says why the 1 000-step medians of equivalent code differ by tens.
+# start. With std 0.02 the median Fréchet distance over seeds 0-2 was 585 after 500 steps and 305
+# after 1 000, with std 1 it was 335 and 283 (one thread, bench/bench_gan.py). With the original's
+# scale, build order (ViTGAN) and attention call (TransformerEncoder), the kit's ViTGAN now trains
+# weight for weight as the original code does; the bench's docstring gives the numbers.
 INIT_STD = 1.0
 
 DISCRIMINATORS = ("vit", "mlp")  # the choices of ViTGAN's ``discriminator``
@@ -117,11 +116,11 @@ class TransformerEncoder(nn.Module):
             Tokens (B, T, D).
         """
         # BEGIN SOLUTION transformer_encoder
-        # The call of the original course code. Left at its default need_weights=True,
-        # nn.MultiheadAttention computes the attention weights explicitly (and returns their
-        # average over heads, unused here); need_weights=False would use a fused kernel, as
-        # fast here and equal to 1e-6, whose different rounding gives a different GAN run for
-        # one seed. This call gives the original's runs, weight for weight (bench/bench_gan.py).
+        # The attention is called as in the original course code, need_weights left at its
+        # default (True): nn.MultiheadAttention then computes the attention weights explicitly
+        # (and returns their average over heads, unused here). need_weights=False would use a
+        # fused kernel, as fast here and equal to 1e-6, but rounding differently, which gives
+        # another GAN run for the same seed. So a seed gives the original's run, weight for weight.
         h = self.ln_1(x)  # (B, T, D)
         attended, _ = self.attention(h, h, h)  # (B, T, D)
         x = x + attended  # residual around the attention

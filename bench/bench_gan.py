@@ -15,21 +15,25 @@ Reports, as medians over repeats:
   the median over seeds at each number of steps.
 
 Usage: ``python bench/bench_gan.py [--steps 20] [--repeats 3] [--device cpu] [--quality 0 500 1000]
-[--seeds 0 1 2] [--objectives WGAN-GP] [--models vit] [--skip-speed] [--skip-tests] [--json out.json]``.
+[--seeds 0 1 2] [--objectives WGAN-GP] [--models vit] [--skip-speed] [--skip-tests]
+[--original-vit path/to/vit.py] [--json out.json]``.
 
 The ViT GAN's reference point (WGAN-GP, lambda = 10, batch 64, the offline 5 000-digit sample,
-seeds 0, 1, 2): the original course code reaches median Fréchet distances of 337 after 500 steps
-and 222 after 1 000 (``python bench/bench_gan.py --models vit --objectives WGAN-GP --skip-speed
---skip-tests --quality 500 1000 --seeds 0 1 2``). The kit, whose provided code now draws the same
-initial weights as the original's, gets 332 (seeds 0-2: 420, 287, 332) and 274 (212, 274, 291).
-After 1 000 steps one run's distance depends on float rounding about as much as on its seed:
-computing the attention from explicit weights (what ``nn.MultiheadAttention`` does by default,
-to return them) instead of with the fused kernel changes nothing but rounding (both are within
-1e-6 of a float64 attention, values and gradients),
-yet gives 224, 264, 229 for seeds 0-2 and 223, 238, 272 for seeds 3-5 (fused: 269, 258, 297).
-Medians of 3 seeds of equivalent code thus differ by some 40 at 1 000 steps; after 500 steps the
-two agree within 30 on every seed. The same runs of the other two GANs (seeds 0-2): ``mlp`` 245
-(246, 245, 244) and 108 (107, 108, 130); ``vit:mlp`` 189 (184, 249, 189) and 151 (151, 149, 211).
+seeds 0, 1, 2): the original course code was measured at median Fréchet distances of 337 after
+500 steps and 222 after 1 000. The kit's ViTGAN trains weight for weight as the original's: it
+draws the same initial weights and calls its attention the same way. ``--original-vit FILE``
+trains the course's own ViTGAN from its ``vit.py`` (TODOs filled in) next to the kit's, seed for
+seed; ``python bench/bench_gan.py --models vit --objectives WGAN-GP --skip-speed --skip-tests
+--quality 500 1000 --seeds 0 1 2 --original-vit FILE`` printed the same distances for both, to
+the last digit: 360, 279, 288 after 500 steps (median 288) and 188, 241, 201 after 1 000
+(median 201), with torch's 2 threads on a 2-core CPU; seeds 3-5 gave 387, 303, 207 and 197, 210,
+263. After 1 000 steps a run depends on float rounding about as much as on its seed: with one
+thread (``OMP_NUM_THREADS=1``) the same code gives 362, 281, 303 and 181, 298, 255 (median 255),
+and a fused attention kernel (``need_weights=False``, equal to 1e-6) gives other runs again.
+So compare codes seed for seed with the same threads, and read medians over several seeds.
+The same runs of the other two GANs (seeds 0-2, 2 threads): ``mlp`` 234 (264, 227, 234) after
+500 steps and 119 (108, 120, 119) after 1 000; ``vit:mlp`` 176 (176, 200, 161) and 194 (198, 172,
+194).
 """
 
 from __future__ import annotations
@@ -212,11 +216,13 @@ def main() -> int:
     if args.quality:
         results["quality"] = []
         seeds = ", ".join(f"seed {seed}" for seed in args.seeds)
-        print(f"\n{'model':10s} {'objective':10s} {'step':>6s} {'train s':>8s} {'Fréchet distance: median':>25s}   ({seeds})")
         runs = [(name, name, None) for name in names]  # (label, registry entry, builder)
         if args.original_vit:
             runs += [(f"{name} (original code)", name, original_vit_builder(args.original_vit, name))
                      for name in names if name.startswith("vit")]
+        width = max(10, *(len(label) for label, _, _ in runs))
+        print(f"\n{'model':{width}s} {'objective':10s} {'step':>6s} {'train s':>8s} {'Fréchet distance: median':>25s}"
+              f"   ({seeds})")
         for label, name, build in runs:
             for objective in args.objectives:
                 curves = {seed: quality_curve(name, OBJECTIVES[objective], sorted(args.quality), args.device, seed, build)
@@ -228,7 +234,7 @@ def main() -> int:
                     results["quality"].append({"model": label, "objective": objective, "step": step,
                                                "train_seconds": seconds, "frechet_distance": median,
                                                "per_seed": dict(zip(args.seeds, per_seed))})
-                    print(f"{label:10s} {objective:10s} {step:6d} {seconds:8.1f} {median:25.1f}   ("
+                    print(f"{label:{width}s} {objective:10s} {step:6d} {seconds:8.1f} {median:25.1f}   ("
                           + ", ".join(f"{d:.0f}" for d in per_seed) + ")")
     if not args.skip_tests:
         times = time_public_tests(args.repeats)

@@ -319,6 +319,11 @@ def _t(values) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float32)
 
 
+def _number(value) -> float:
+    """A scalar result as a float, detached first (float() of a tensor that needs grad warns)."""
+    return float(torch.as_tensor(value).detach())
+
+
 class ScaledCritic(nn.Module):
     """C(x) = a * f(x) per sample, with a trainable scale ``a``; f maps (N, ...) to (N,)."""
 
@@ -348,7 +353,7 @@ def test_jsd_matches_the_formula():
     cp, cq = np.array([0.3, -1.2, 2.0]), np.array([1.0, -0.5, 0.0, -3.0])
     value = gan.jsd(_t(cp), _t(cq))
     expected = 0.5 * (-_softplus64(-cp).mean() - _softplus64(cq).mean()) + math.log(2)
-    assert value.shape == () and float(value) == pytest.approx(expected, rel=1e-5), (
+    assert value.shape == () and _number(value) == pytest.approx(expected, rel=1e-5), (
         "JSD = (mean log sigmoid(C(p)) + mean log sigmoid(-C(q))) / 2 + log 2")
 
 
@@ -357,7 +362,7 @@ def test_w1_is_the_difference_of_the_means():
     import gan
 
     value = gan.w1(_t([1.0, 2.0, 6.0]), _t([0.5, -0.5]))
-    assert value.shape == () and float(value) == pytest.approx(3.0, rel=1e-6), "W1 = mean C(p) - mean C(q)"
+    assert value.shape == () and _number(value) == pytest.approx(3.0, rel=1e-6), "W1 = mean C(p) - mean C(q)"
     assert float(gan.w1(_t([1e4, -1e4]), _t([3.0]))) == pytest.approx(-3.0, abs=1e-3)
 
 
@@ -381,7 +386,7 @@ def test_ogp_of_a_linear_critic_is_the_squared_norm_gap(shape):
     critic = ScaledCritic(lambda x: x @ w)
     p, q = _t(rng.normal(size=shape)), _t(rng.normal(size=shape))
     value = gan.ogp(p, critic(p), q, critic(q), critic)
-    assert value.shape == () and float(value) == pytest.approx(4.0, rel=1e-5), "C(x) = <w, x>, |w| = 3: (3 - 1)^2"
+    assert value.shape == () and _number(value) == pytest.approx(4.0, rel=1e-5), "C(x) = <w, x>, |w| = 3: (3 - 1)^2"
 
 
 @pytest.mark.task(OGP)
@@ -395,7 +400,7 @@ def test_ogp_mixes_with_eps_on_the_real_samples():
         value = gan.ogp(_t(p), None, _t(q), None, critic)
     mixed = eps[:, None] * p + (1 - eps[:, None]) * q
     radii = np.linalg.norm(mixed, axis=1)
-    assert float(value) == pytest.approx(((radii - 1) ** 2).mean(), rel=1e-5), (
+    assert _number(value) == pytest.approx(((radii - 1) ** 2).mean(), rel=1e-5), (
         "x_hat = eps p + (1 - eps) q (eps on the real sample), per-sample gradient norms")
     (grad,) = torch.autograd.grad(value, critic.a)
     assert float(grad) == pytest.approx((2 * (radii - 1) * radii).mean(), rel=1e-4), "the penalty must train the critic"
@@ -413,7 +418,7 @@ def test_r1gp_of_a_linear_critic_is_its_squared_norm(shape):
     p = _t(rng.normal(size=shape))
     q = torch.full(shape, float("nan"))  # R1 looks at real samples only
     value = gan.r1gp(p, critic(p), q, torch.full((shape[0],), float("nan")), critic)
-    assert value.shape == () and float(value) == pytest.approx(9.0, rel=1e-5), "R1 = mean |grad C(p)|^2 = |w|^2"
+    assert value.shape == () and _number(value) == pytest.approx(9.0, rel=1e-5), "R1 = mean |grad C(p)|^2 = |w|^2"
 
 
 @pytest.mark.task(R1GP)
@@ -423,7 +428,7 @@ def test_r1gp_is_the_mean_squared_gradient_norm_on_real_samples():
     p = np.random.default_rng(7).normal(size=(5, 2))
     critic = ScaledCritic(lambda x: 0.5 * (x**2).sum(1))  # gradient a x
     value = gan.r1gp(_t(p), None, _t(p) + 10, None, critic)
-    assert float(value) == pytest.approx((p**2).sum(1).mean(), rel=1e-5), "mean over samples of |grad C(p_i)|^2"
+    assert _number(value) == pytest.approx((p**2).sum(1).mean(), rel=1e-5), "mean over samples of |grad C(p_i)|^2"
     (grad,) = torch.autograd.grad(value, critic.a)
     assert float(grad) == pytest.approx(2 * (p**2).sum(1).mean(), rel=1e-4), "the penalty must train the critic"
 
@@ -463,8 +468,8 @@ def test_make_losses_composes_the_estimate_and_the_regulariser(loss_type, reg_ty
     estimate = STANDINS["jsd" if loss_type == "JSD" else "w1"](values_p, values_q)
     penalty = {None: 0.0, "GP": STANDINS["ogp"], "R1": STANDINS["r1gp"]}[reg_type]
     expected_loss = -estimate + (0.5 * penalty(p, values_p, q, values_q, critic) if penalty else 0.0)
-    assert float(value) == pytest.approx(float(estimate), rel=1e-6), "metric(p, q, critic) = estimate(critic(p), critic(q))"
-    assert float(loss.detach()) == pytest.approx(float(expected_loss), rel=1e-6), (
+    assert _number(value) == pytest.approx(_number(estimate), rel=1e-6), "metric(p, q, critic) = estimate(critic(p), critic(q))"
+    assert _number(loss) == pytest.approx(_number(expected_loss), rel=1e-6), (
         "critic_loss = -estimate + reg_cf * regulariser(p, cp, q, cq, critic)")
     assert loss.requires_grad, "the critic's loss must be differentiable with respect to the critic"
 
@@ -544,7 +549,7 @@ def test_train_step_updates_the_critic_then_the_generator(iters):
         got = step(iter(batches), critic, torch.optim.SGD(critic.parameters(), lr=0.1), generator, test_generator,
                    torch.optim.SGD(generator.parameters(), lr=0.1))
     assert generator.calls == iters + 1, f"generator() must be called once per critic update and once more; got {generator.calls}"
-    assert isinstance(got, float) and got == pytest.approx(float(value), rel=1e-5), "return the generator's metric as a float"
+    assert isinstance(got, float) and got == pytest.approx(_number(value), rel=1e-5), "return the generator's metric as a float"
     for name, mine, ref in (("critic", critic, ref_critic), ("generator", generator, ref_gen)):
         for a, b in zip(mine.parameters(), ref.parameters()):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=f"the {name}'s parameters after the step")
