@@ -16,6 +16,17 @@ Usage: ``python bench/bench_gan_family.py [--steps 200 1000] [--models dcgan gan
 gan:wasserstein_gp cgan] [--device cpu] [--skip-dirac] [--json out.json]``. Run outputs go to a
 temporary folder. Quote medians of several runs on a shared machine; the classifier behind the
 Fréchet distance is trained once per data set and cached under ``data/``.
+
+Measured alone on a 2-core CPU with torch's default threads (``--steps 200 1000 --skip-dirac``,
+offline data), steps per second and Fréchet distance after 200 / 1 000 steps:
+
+    dcgan (MNIST, batch 256)              4.8 / 9.8 steps/s    502 / 241
+    gan:nonsaturating (Fashion-MNIST)    16.6 / 15.1 steps/s   81.6 / 81.7
+    gan:wasserstein_gp                    9.8 / 10.8 steps/s   84.1 / 23.5
+    cgan                                 13.1 / 14.0 steps/s   37.5 / 27.7
+
+The first run's rate includes the process's warm-up (dcgan's 200 steps). The distances depend on
+the thread count through rounding: with one thread, dcgan gave 982 / 191.
 """
 
 from __future__ import annotations
