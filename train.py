@@ -506,6 +506,34 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def rng_state(device: torch.device) -> dict:
+    """Every random stream a run may draw from (torch's, the GPU's, NumPy's and Python's), in a form
+    a ``weights_only`` checkpoint can hold; :func:`restore_rng_state` puts it back."""
+    version, internal, gauss = random.getstate()
+    name, keys, position, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": [version, torch.tensor(internal, dtype=torch.int64), gauss],
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached)],
+    }
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def restore_rng_state(state: dict, device: torch.device) -> None:
+    """Put back what :func:`rng_state` saved (a checkpoint of an older kit holds torch's alone)."""
+    torch.set_rng_state(state["torch"])
+    if "python" in state:
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal.tolist()), gauss))
+    if "numpy" in state:
+        name, keys, position, has_gauss, cached = state["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+    if "cuda" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
 def steps_per_epoch(dataset, batch_size: int) -> int | None:
     """Full batches in one pass over ``dataset`` (an incomplete last batch is dropped);
     None without data. A data set smaller than one batch is an error."""
@@ -698,7 +726,7 @@ def train(config: TrainConfig, model, recipe: Recipe, data=None, *, progress: bo
         except (RuntimeError, KeyError, ValueError) as error:
             raise TrainingError(f"--resume: the checkpoint does not fit this model ({error})") from None
         start = int(state["step"])
-        torch.set_rng_state(state["rng"]["torch"])
+        restore_rng_state(state["rng"], device)
         folder = Path(config.resume) if Path(config.resume).is_dir() else Path(config.resume).parent
         print(f"resuming {folder} from step {start}")
     else:
@@ -713,7 +741,7 @@ def train(config: TrainConfig, model, recipe: Recipe, data=None, *, progress: bo
             "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
             "step": step,
             "config": as_dict(config),
-            "rng": {"torch": torch.get_rng_state()},
+            "rng": rng_state(device),
         }
 
     def save_figures(step: int, info: StepInfo) -> None:

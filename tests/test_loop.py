@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -55,6 +57,26 @@ def test_resume_continues_from_the_checkpoint(config, dataset):
     assert torch.load(folder / "final.pt", weights_only=True)["step"] == 4
     steps = [int(r["step"]) for r in csv.DictReader((folder / "metrics.csv").open())]
     assert steps == [1, 2, 3, 4], "the resumed run appends to the same log"
+
+
+def test_a_resumed_run_continues_every_random_stream(config, dataset):
+    # A step drawing from NumPy and Python as well as torch: stopping after 2 steps and resuming
+    # must give the weights of 4 uninterrupted steps.
+    def noisy_step(config):
+        step = train.GAN.step(config)
+
+        def run(batch, model, optimizers):
+            scale = 0.5 + float(np.random.rand()) + random.random()
+            return step({**batch, "train_X": batch["train_X"] * scale}, model, optimizers)
+        return run
+
+    recipe = replace(train.GAN, step=noisy_step)
+    straight = train.train(replace(config, run_name="straight"), MockGAN(IMAGE), recipe, dataset, progress=False)
+    halted = train.train(replace(config, run_name="halted", steps=2), MockGAN(IMAGE), recipe, dataset, progress=False)
+    np.random.seed(99), random.seed(99)  # what the process did in between must not matter
+    train.train(replace(config, run_name="halted", resume=str(halted)), MockGAN(IMAGE), recipe, dataset, progress=False)
+    a, b = (torch.load(f / "final.pt", weights_only=True)["model"] for f in (straight, halted))
+    assert all(torch.equal(a[k], b[k]) for k in a), "resuming restarted a random stream"
 
 
 def test_same_seed_same_run(config, dataset):
