@@ -115,8 +115,6 @@ def quality_curve(model_name: str, gradient_penalty: float | None, checkpoints: 
                   seed: int = 0, build=None) -> list[dict]:
     """Fréchet distance of 1000 samples after each number of steps in ``checkpoints``, with the
     training time spent to get there (evaluation time excluded); ``build`` as in :func:`setup`."""
-    import torch
-
     import data
     import main
     import metrics
